@@ -18,7 +18,12 @@ import {
     readUserSourceConfig,
 } from "./components";
 
-export default async function main() {
+// Pulumi's Node.js runtime calls the module's export when it is a function. Under CommonJS
+// (this project's tsconfig) that is `export =`: an `export default` function would be an object's
+// `default` property, never called, and `pulumi up` would deploy nothing, silently.
+export = main;
+
+async function main() {
     const config = new pulumi.Config("pug");
     const settings = readStackSettings(config);
     const lifecycle = readUserLifecycleSettings(config);
