@@ -56,6 +56,17 @@ export function freeTcpPort(): Promise<number> {
     });
 }
 
+/** The TCP port every Swarm node's gossip listens on; not configurable in Docker 20.10. */
+const GOSSIP_PORT = 7946;
+
+function tcpPortFree(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+}
+
 /** A UDP port in [min, max] nobody uses now (Swarm wants its VXLAN port below 49152). */
 async function freeUdpPort(min: number, max: number): Promise<number> {
     for (let attempt = 0; attempt < 50; attempt++) {
@@ -172,6 +183,11 @@ export async function startSwarmHost(): Promise<SwarmHost> {
                 },
             },
         });
+        // Swarm's gossip (service discovery) always binds port 7946: an engine that cannot is
+        // in a swarm whose service names resolve nowhere, which shows up only as timeouts later
+        if (!(await tcpPortFree(GOSSIP_PORT))) {
+            throw new Error(`port ${GOSSIP_PORT} (Swarm's gossip) is taken on 127.0.0.1: another Docker engine in Swarm mode, or another e2e run, is on this machine; stop it first`);
+        }
         const controlPort = await freeTcpPort();
         await engine.call("POST", "/swarm/init", {
             body: {

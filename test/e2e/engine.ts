@@ -101,10 +101,11 @@ export class Engine {
         return { exitCode: ExitCode, output: demultiplexLogs(res.body) };
     }
 
-    /** Runs a one-off container to its end (bounded), returns its exit code and output, removes it. */
-    async runOnce(opts: { image: string; command: string[]; network?: string; timeoutMs?: number }): Promise<{ exitCode: number; output: string }> {
+    /** Runs a one-off container to its end (bounded), with named volumes mounted read-only; returns its exit code and output, removes it. */
+    async runOnce(opts: { image: string; command: string[]; network?: string; volumes?: Record<string, string>; timeoutMs?: number }): Promise<{ exitCode: number; output: string }> {
+        const binds = Object.entries(opts.volumes ?? {}).map(([volume, target]) => `${volume}:${target}:ro`);
         const { Id } = await this.call("POST", "/containers/create", {
-            body: { Image: opts.image, Cmd: opts.command, HostConfig: { NetworkMode: opts.network, Memory: 64 * 1024 * 1024 } },
+            body: { Image: opts.image, Cmd: opts.command, HostConfig: { NetworkMode: opts.network, Memory: 64 * 1024 * 1024, Binds: binds } },
         });
         try {
             await this.call("POST", `/containers/${Id}/start`);
@@ -139,4 +140,17 @@ export function demultiplexLogs(raw: Buffer): string {
         at += 8 + length;
     }
     return Buffer.concat(parts).toString("utf8");
+}
+
+/** The service's tasks, as the engine lists them. */
+export async function tasksOf(engine: Engine, serviceId: string): Promise<any[]> {
+    return engine.call("GET", "/tasks", { query: { filters: { service: [serviceId] } } });
+}
+
+/** Running tasks / desired replicas, as `docker service ls` shows them. */
+export async function convergence(engine: Engine, serviceId: string): Promise<{ running: number; desired: number }> {
+    const service = await engine.call("GET", `/services/${serviceId}`);
+    const tasks = await tasksOf(engine, serviceId);
+    const running = tasks.filter((t) => t.DesiredState === "running" && t.Status.State === "running").length;
+    return { running, desired: service.Spec.Mode.Replicated?.Replicas ?? 1 };
 }

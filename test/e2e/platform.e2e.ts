@@ -1,14 +1,17 @@
 /**
- * PUG on a real Docker Swarm (`npm run test:e2e`, run by .ci/run after `npm test`).
+ * PUG on a real Docker Swarm through the real Pulumi engine (`npm run test:e2e`, run by .ci/run
+ * after `npm test`).
  *
- * The stack program (index.ts) runs with the dev stack's configuration under the mock runtime,
- * with real random passwords; the provider harness (providers.ts) applies what it declared to a
- * Docker engine in Swarm mode that this test starts (dockerd.ts) and to the MariaDB it deploys.
- * Only image references, ports and this machine's limits differ from Pulumi.dev.yaml (see
- * stackConfig below), and the monitoring is left out. Images are built from Debian's packages
- * (images.ts); Grafana is replaced by the Grafana STAND-IN (images/grafana-standin), which is not
- * Grafana. Users are reached through the stack's front proxy (frontDoor.ts): every request and
- * WebSocket below goes through PUG's nginx.
+ * A stack of the project's own program (index.ts, Pulumi.yaml) on a local file backend, its config
+ * set with `pulumi config set`, deployed with `pulumi preview` / `pulumi up` / `refresh` /
+ * `destroy` (pulumiStack.ts) to a Docker engine in Swarm mode that this test starts (dockerd.ts).
+ * The CLI, its Node.js language host and the docker provider are real, built from Go modules by
+ * tools/engine/ensure.sh. The mysql and random providers cannot be built here: labelled STAND-INS
+ * take their place (standinProviders.ts). Images are built from Debian's packages (images.ts);
+ * Grafana is replaced by the Grafana STAND-IN (images/grafana-standin), which is not Grafana.
+ * Users are reached through the stack's front proxy (frontDoor.ts): every request and WebSocket
+ * below goes through PUG's nginx. Only image references, ports and this machine's limits differ
+ * from Pulumi.dev.yaml (see stackConfig below), and the monitoring is left out.
  */
 import { mkdtempSync, rmSync } from "fs";
 import * as http from "http";
@@ -16,21 +19,22 @@ import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { DEFAULT_PROXY_SERVICE_NAME } from "../../components/frontProxy";
-import { GRAFANA_UPDATE_POLICY } from "../../components/grafanaTenant";
 import { tenantDatabaseName, tenantRedisPrefix, tenantServiceName } from "../../components/naming";
 import { loadStackFile } from "../harness/stackFiles";
-import { runStackProgram, type StackRun } from "../harness/stackProgram";
 import { ensureDebianPackages, freeTcpPort, startSwarmHost, type SwarmHost } from "./dockerd";
-import { goDurationNanos } from "./dockerSpec";
+import { convergence, tasksOf } from "./engine";
 import { frontProxyDoor, type FrontDoor } from "./frontDoor";
 import { buildImages, importImage } from "./images";
-import { convergence, ProviderHarness, tasksOf, type ApplyReport } from "./providers";
-import { randomPassword } from "./randomPassword";
+import { provideEngine, PulumiStack, type CommandResult, type PlanStep, type StateResource } from "./pulumiStack";
 
 const dev = loadStackFile("dev");
-const USERS = (dev.config["pug:users"] as Array<{ id: string; replicas?: number }>).map((u) => ({ id: u.id, replicas: u.replicas ?? 3 }));
+type UserEntry = Record<string, unknown> & { id: string; replicas?: number };
+const DEV_USERS = dev.config["pug:users"] as UserEntry[];
+const [ALICE, BOB] = DEV_USERS.map((u) => u.id);
+/** The user the test adds to the dev stack's two. */
+const CAROL: UserEntry = { id: "carol", replicas: 2 };
 const DOMAIN = dev.config["pug:domain"] as string;
-const [ALICE, BOB] = USERS.map((u) => u.id);
+const replicasOf = (id: string) => ([...DEV_USERS, CAROL].find((u) => u.id === id)?.replicas ?? 3);
 
 const startedAt = Date.now();
 const timings: Record<string, number> = {};
@@ -43,26 +47,21 @@ async function timed<T>(what: string, action: () => Promise<T>): Promise<T> {
     }
 }
 
-/** RandomPassword results, kept across runs of the program as Pulumi's state keeps them. */
-const passwords = new Map<string, string>();
-const passwordResult = (name: string, inputs: Record<string, any>) => {
-    if (!passwords.has(name)) passwords.set(name, randomPassword(inputs as { length: number }));
-    return passwords.get(name)!;
-};
-
 let workDir: string;
 let host: SwarmHost;
-let harness: ProviderHarness;
+let stack: PulumiStack;
 let door: FrontDoor;
 let images: { mariadb: string; redis: string; nginx: string; standin: string; standinNext: string };
 let mysqlPort: number;
 let proxyPort: number;
-let deployed: StackRun;
+/** Everything the engine printed, searched for secrets at the end. */
+const engineOutput: CommandResult[] = [];
 
 /** Pulumi.dev.yaml with this test's engine, the images built here, and this machine's limits. */
-function stackConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+function stackConfig(users: UserEntry[] = DEV_USERS): Record<string, unknown> {
     return {
         ...dev.config,
+        "pug:users": users,
         // the test's own engine; no IPVS on this machine, so services are addressed by DNS round robin
         "pug:docker": { host: `unix://${host.socketPath}`, endpointMode: "dnsrr" },
         // a free port: another MySQL may listen on 3306
@@ -74,25 +73,42 @@ function stackConfig(overrides: Record<string, unknown> = {}): Record<string, un
         "pug:proxy": { ...(dev.config["pug:proxy"] as object), image: images.nginx, publishedPort: proxyPort, memoryLimitMb: 64, webSockets: 1000, openFilesPerWorker: 4096 },
         // Prometheus, its nginx exporter and the operations Grafana: no image of them can be had here
         "pug:monitoring": { enabled: false },
-        ...overrides,
     };
 }
 
-const runStack = (config: Record<string, unknown>) => runStackProgram(config, dev.secretKeys, { stack: "e2e", passwordResult });
-const inputsOf = (run: StackRun, type: string, match: (inputs: any) => boolean) => {
-    const found = run.resources.filter((r) => r.type === type && match(r.inputs));
-    expect(found, `one ${type}`).toHaveLength(1);
-    return found[0].inputs;
-};
-const dbUser = (run: StackRun, id: string) => inputsOf(run, "mysql:index/user:User", (i) => i.user === tenantDatabaseName(id));
-const mysqlRoot = (run: StackRun) => inputsOf(run, "pulumi:providers:mysql", () => true);
+async function up(what: string, users: UserEntry[]): Promise<CommandResult> {
+    await stack.setConfig(stackConfig(users));
+    const result = await timed(what, () => stack.up());
+    engineOutput.push(result);
+    return result;
+}
 
-/** Every service of the stack has all its tasks running; returns them by service name. */
-async function waitForAllServices(run: StackRun, timeoutMs: number): Promise<void> {
-    const names = run.resources.filter((r) => r.type === "docker:index/service:Service").map((r) => r.inputs.name as string);
+async function plan(users: UserEntry[], extra: string[] = []) {
+    await stack.setConfig(stackConfig(users));
+    const preview = await stack.preview(extra);
+    engineOutput.push(preview.result);
+    return preview;
+}
+
+/** The steps that change something: not "same", and not the read of the StackReference, which every run makes. */
+const changed = (steps: PlanStep[]) => steps.filter((s) => s.op !== "same" && !(s.op === "read" && s.type === "pulumi:pulumi:StackReference"));
+const ofType = (resources: StateResource[], type: string) => resources.filter((r) => r.type === type);
+const dbUserOf = (resources: StateResource[], id: string) => {
+    const [user] = ofType(resources, "mysql:index/user:User").filter((r) => r.outputs.user === tenantDatabaseName(id));
+    expect(user, `the DB user of ${id} in the state`).toBeDefined();
+    return user.outputs as { user: string; plaintextPassword: string };
+};
+const mysqlRoot = (resources: StateResource[]) => {
+    const [provider] = ofType(resources, "pulumi:providers:mysql");
+    return provider.inputs as { username: string; password: string };
+};
+
+/** Every service of the stack has all its tasks running; the stack's services by the engine's list. */
+async function waitForAllServices(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const states = await Promise.all(names.map(async (n) => ({ n, ...(await convergence(host.engine, n)) })));
+        const services: any[] = await host.engine.call("GET", "/services");
+        const states = await Promise.all(services.map(async (s) => ({ n: s.Spec.Name, ...(await convergence(host.engine, s.ID)) })));
         if (states.every((s) => s.running === s.desired)) return;
         if (Date.now() > deadline) throw new Error(`services did not converge: ${states.map((s) => `${s.n} ${s.running}/${s.desired}`).join(", ")}`);
         await new Promise((r) => setTimeout(r, 1_000));
@@ -108,6 +124,18 @@ async function runningTasks(service: string): Promise<Array<{ id: string; hostna
             return { id: t.ID, hostname: container.Config.Hostname, image: t.Spec.ContainerSpec.Image, health: container.State.Health?.Status ?? "none" };
         }),
     );
+}
+
+/** Rows the stand-in's "migration" wrote into a user's database, counted as MySQL's root. */
+async function replicaStarts(resources: StateResource[], id: string): Promise<number> {
+    const root = mysqlRoot(resources);
+    const asRoot = await createConnection({ host: "127.0.0.1", port: mysqlPort, user: root.username, password: root.password });
+    try {
+        const [rows] = await asRoot.query(`SELECT COUNT(*) AS starts FROM ${tenantDatabaseName(id)}.standin_replica_start`);
+        return (rows as any[])[0].starts;
+    } finally {
+        await asRoot.end();
+    }
 }
 
 /** GET through the front door, a new connection each time (no keep-alive to hide a failure). */
@@ -222,6 +250,7 @@ async function eventually(what: string, timeoutMs: number, check: () => Promise<
 beforeAll(async () => {
     ensureDebianPackages({ dockerd: "docker.io", mmdebstrap: "mmdebstrap", curl: "curl", ip: "iproute2" });
     workDir = mkdtempSync("/tmp/pug-e2e-build-");
+    const engine = await timed("engine: built, or found in the cache", () => provideEngine(workDir));
     const built = await timed("image build (mmdebstrap, 0 when cached)", () => buildImages(workDir));
     timings["of which mmdebstrap, summed over images"] = built.reduce((s, b) => s + b.buildSeconds, 0);
     host = await timed("dockerd start and swarm init", () => startSwarmHost());
@@ -235,35 +264,36 @@ beforeAll(async () => {
     }));
     mysqlPort = await freeTcpPort();
     proxyPort = await freeTcpPort();
-    deployed = await runStack(stackConfig());
-    harness = new ProviderHarness();
-    await timed("deploy (provider harness, first run)", () => harness.apply(deployed.resources));
-    await timed("converge", () => waitForAllServices(deployed, 300_000));
-    door = frontProxyDoor(deployed.outputs.proxyPublishedPort, DOMAIN);
-}, 20 * 60_000);
+    stack = new PulumiStack("e2e", workDir, engine);
+    await stack.init();
+    const first = await timed("first preview", () => plan(DEV_USERS));
+    expect(first.result.code, first.result.stderr).toBe(0);
+    await up("first up", DEV_USERS);
+    await timed("converge after the first up", () => waitForAllServices(300_000));
+    door = frontProxyDoor((await stack.outputs()).proxyPublishedPort, DOMAIN);
+}, 40 * 60_000);
 
 afterAll(async () => {
-    await harness?.close();
     host?.teardown();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
     timings["whole run"] = (Date.now() - startedAt) / 1000;
     console.log(`e2e timings (s): ${JSON.stringify(timings, null, 2)}`);
 }, 5 * 60_000);
 
-describe("PUG's dev stack on a real Swarm", () => {
-    it("converges: every service has all its tasks running and healthy", async () => {
-        for (const service of ["pug-mysql", "pug-live-redis", DEFAULT_PROXY_SERVICE_NAME, ...USERS.map((u) => tenantServiceName(u.id))]) {
-            const expected = USERS.find((u) => tenantServiceName(u.id) === service)?.replicas ?? 1;
+describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () => {
+    it("converges on the first up: every service has all its tasks running and healthy", async () => {
+        for (const service of ["pug-mysql", "pug-live-redis", DEFAULT_PROXY_SERVICE_NAME, ...DEV_USERS.map((u) => tenantServiceName(u.id))]) {
+            const expected = DEV_USERS.find((u) => tenantServiceName(u.id) === service) ? replicasOf(service.replace(/^grafana-/, "")) : 1;
             const tasks = await runningTasks(service);
             expect(tasks.map((t) => t.health), service).toEqual(Array(expected).fill("healthy"));
         }
     });
 
     it("routes each user's /api/health and Live WebSocket to that user's tasks only, and to all of them", async () => {
-        for (const { id, replicas } of USERS) {
+        for (const { id } of DEV_USERS) {
             const own = new Set((await runningTasks(tenantServiceName(id))).map((t) => t.hostname));
             const seen = new Set<string>();
-            for (let i = 0; i < 30 && seen.size < replicas; i++) {
+            for (let i = 0; i < 30 && seen.size < replicasOf(id); i++) {
                 const res = await get(door.url(id, "api/health"));
                 expect(res.status).toBe(200);
                 expect(res.body.database).toBe("ok");
@@ -279,13 +309,37 @@ describe("PUG's dev stack on a real Swarm", () => {
         }
     });
 
+    it("answers 404 for a user who is not on the list, over HTTP and WebSocket, without asking any Grafana", async () => {
+        const res = await get(door.url("zoe", "api/health"));
+        expect(res.status).toBe(404);
+        expect(res.headers["x-standin-user"]).toBeUndefined();
+        expect(await liveUpgradeStatus("zoe")).toBe(404);
+        // a known user is still served on the same door
+        expect(await liveUpgradeStatus(ALICE)).toBe(101);
+    });
+
+    it("changes nothing on a second up with nothing changed, and expects no change after a refresh", async () => {
+        const versions = async () => Object.fromEntries(((await host.engine.call("GET", "/services")) as any[]).map((s) => [s.Spec.Name, s.Version.Index]));
+        const before = await versions();
+        const second = await timed("preview with nothing changed", () => plan(DEV_USERS));
+        expect(changed(second.steps)).toEqual([]);
+        await up("second up, nothing changed", DEV_USERS);
+        // not one service spec was written to: an update would have bumped its version
+        expect(await versions()).toEqual(before);
+        await timed("refresh", () => stack.refresh());
+        const expectNone = await timed("preview --expect-no-changes after refresh", () => plan(DEV_USERS, ["--expect-no-changes"]));
+        expect(expectNone.result.code, expectNone.result.stdout.slice(-3000)).toBe(0);
+        expect(changed(expectNone.steps)).toEqual([]);
+    });
+
     it("lets a user's DB credentials into its own database only", async () => {
-        const alice = dbUser(deployed, ALICE);
+        const resources = await stack.resources();
+        const alice = dbUserOf(resources, ALICE);
         const asAlice = await createConnection({ host: "127.0.0.1", port: mysqlPort, user: alice.user, password: alice.plaintextPassword, database: tenantDatabaseName(ALICE) });
         try {
             // the stand-in's "migration" ran with these credentials, read from its Docker secret
             const [rows] = await asAlice.query("SELECT COUNT(*) AS starts FROM standin_replica_start");
-            expect((rows as any[])[0].starts).toBeGreaterThanOrEqual(3);
+            expect((rows as any[])[0].starts).toBeGreaterThanOrEqual(replicasOf(ALICE));
             await expect(asAlice.query(`SELECT COUNT(*) FROM ${tenantDatabaseName(BOB)}.standin_replica_start`)).rejects.toMatchObject({ code: "ER_TABLEACCESS_DENIED_ERROR" });
             await expect(asAlice.query(`USE ${tenantDatabaseName(BOB)}`)).rejects.toMatchObject({ code: "ER_DBACCESS_DENIED_ERROR" });
         } finally {
@@ -294,7 +348,7 @@ describe("PUG's dev stack on a real Swarm", () => {
         await expect(
             createConnection({ host: "127.0.0.1", port: mysqlPort, user: alice.user, password: alice.plaintextPassword, database: tenantDatabaseName(BOB) }),
         ).rejects.toMatchObject({ code: "ER_DBACCESS_DENIED_ERROR" });
-        await expect(createConnection({ host: "127.0.0.1", port: mysqlPort, user: alice.user, password: dbUser(deployed, BOB).plaintextPassword })).rejects.toMatchObject({
+        await expect(createConnection({ host: "127.0.0.1", port: mysqlPort, user: alice.user, password: dbUserOf(resources, BOB).plaintextPassword })).rejects.toMatchObject({
             code: "ER_ACCESS_DENIED_ERROR",
         });
     });
@@ -309,11 +363,11 @@ describe("PUG's dev stack on a real Swarm", () => {
         ]);
         expect(scan.exitCode).toBe(0);
         const keys = scan.output.trim().split("\n");
-        for (const { id, replicas } of USERS) {
+        for (const { id } of DEV_USERS) {
             const prefix = `${tenantRedisPrefix(id)}.gf_live.`;
-            expect(keys.filter((k) => k.startsWith(prefix)), id).toHaveLength(replicas);
+            expect(keys.filter((k) => k.startsWith(prefix)), id).toHaveLength(replicasOf(id));
         }
-        expect(keys).toHaveLength(USERS.reduce((n, u) => n + u.replicas, 0));
+        expect(keys).toHaveLength(DEV_USERS.reduce((n, u) => n + replicasOf(u.id), 0));
     });
 
     it("carries a user's Live messages to its other replicas through Redis, and never to another user", async () => {
@@ -336,10 +390,39 @@ describe("PUG's dev stack on a real Swarm", () => {
         }
     });
 
-    it("rolls a new image out to one user with no failed request, one replica at a time, leaving the other user alone", async () => {
-        const bobTasksBefore = (await runningTasks(tenantServiceName(BOB))).map((t) => t.id).sort();
+    it("adds a user with a plan that creates only that user's resources and changes only the proxy besides", async () => {
+        const withCarol = [...DEV_USERS, CAROL];
+        const preview = await timed("preview of adding one user", () => plan(withCarol));
+        expect(preview.result.code, preview.result.stderr).toBe(0);
+        const steps = changed(preview.steps);
+        const carols = steps.filter((s) => s.urn.includes(`user-${CAROL.id}`));
+        const others = steps.filter((s) => !carols.includes(s));
+        expect(carols.length).toBeGreaterThan(0);
+        expect(carols.filter((s) => s.op !== "create")).toEqual([]);
+        for (const s of others) {
+            // the proxy: its nginx.conf is a new content-named Docker config, its service moves to it
+            const proxyConfig = s.type === "docker:index/serviceConfig:ServiceConfig" && s.name.includes("proxy") && ["create-replacement", "replace", "delete-replaced"].includes(s.op);
+            const proxyService = s.type === "docker:index/service:Service" && s.name.endsWith("proxy") && s.op === "update";
+            expect(proxyConfig || proxyService, `${s.op} ${s.type} ${s.name}`).toBe(true);
+        }
+        for (const other of DEV_USERS) expect(steps.filter((s) => s.urn.includes(`user-${other.id}`)), other.id).toEqual([]);
+        timings["resources the plan changes to add one user"] = steps.length;
+
+        await up("up adding one user", withCarol);
+        const tasks = await runningTasks(tenantServiceName(CAROL.id));
+        expect(tasks.map((t) => t.health)).toEqual(Array(replicasOf(CAROL.id)).fill("healthy"));
+        const res = await get(door.url(CAROL.id, "api/health"));
+        expect(res.status).toBe(200);
+        expect(res.headers["x-standin-user"]).toBe(CAROL.id);
+    });
+
+    it("rolls a new image out to one user with no failed request, one replica at a time, leaving the other users alone", async () => {
+        const users = [...DEV_USERS.map((u) => (u.id === ALICE ? { ...u, image: images.standinNext } : u)), CAROL];
+        const steps = changed((await plan(users)).steps);
+        expect(steps.map((s) => `${s.op} ${s.name}`)).toEqual([`update user-${ALICE}`]);
+        const othersBefore = await Promise.all([BOB, CAROL.id].map(async (id) => (await runningTasks(tenantServiceName(id))).map((t) => t.id).sort()));
         const client = pollHealth(ALICE);
-        // alice's serving tasks, sampled all along: never fewer than her 3 replicas
+        // alice's serving tasks, sampled all along: never fewer than her replicas
         const serving: number[] = [];
         let sampling = true;
         const sampler = (async () => {
@@ -349,93 +432,113 @@ describe("PUG's dev stack on a real Swarm", () => {
                 await new Promise((r) => setTimeout(r, 500));
             }
         })();
-        let report: ApplyReport;
         let polled: Polled;
         try {
-            const users = (dev.config["pug:users"] as Array<Record<string, unknown>>).map((u) => (u.id === ALICE ? { ...u, image: images.standinNext } : u));
-            const run = await runStack(stackConfig({ "pug:users": users }));
-            report = await timed("rolling update of one user (3 replicas)", async () => {
-                const applied = await harness.apply(run.resources);
-                await updateCompleted(tenantServiceName(ALICE), 6 * 60_000);
-                return applied;
-            });
+            // `up` returns once the service has converged (its convergeConfig): the update is done
+            await up("rolling update of one user (3 replicas)", users);
+            await updateCompleted(tenantServiceName(ALICE), 60_000);
         } finally {
             sampling = false;
             [polled] = await Promise.all([client.stop(), sampler]);
         }
         timings["slowest request through nginx during the update"] = polled.slowestMs / 1000;
-        expect(report!).toMatchObject({ created: [], updated: ["Service user-alice"], replaced: [], deleted: [] });
         expect(polled.requests).toBeGreaterThan(100);
         expect(polled.failures).toEqual([]);
-        expect(Math.min(...serving)).toBe(3);
+        expect(Math.min(...serving)).toBe(replicasOf(ALICE));
         // per replica slot, the new task ran before the old one stopped (start-first), and the slots
-        // were replaced one after another, the update delay apart (parallelism 1)
+        // were replaced one after another, at least the service's update delay apart (parallelism 1)
         const at = (t: any) => Date.parse(t.Status.Timestamp.replace(/(\.\d{3})\d*/, "$1"));
         const history = await tasksOf(host.engine, tenantServiceName(ALICE));
         const started: number[] = [];
-        for (const slot of [1, 2, 3]) {
+        for (let slot = 1; slot <= replicasOf(ALICE); slot++) {
             const fresh = history.find((t) => t.Slot === slot && t.Spec.ContainerSpec.Image === images.standinNext && t.Status.State === "running");
             const old = history.find((t) => t.Slot === slot && t.Spec.ContainerSpec.Image === images.standin && t.DesiredState === "shutdown");
             expect(at(fresh), `slot ${slot}: new task running before the old one stopped`).toBeLessThanOrEqual(at(old));
             started.push(at(fresh));
         }
         started.sort((a, b) => a - b);
-        const delayMs = goDurationNanos(GRAFANA_UPDATE_POLICY.delay) / 1e6;
-        for (let i = 1; i < started.length; i++) expect(started[i] - started[i - 1]).toBeGreaterThanOrEqual(delayMs);
-        const alice = await runningTasks(tenantServiceName(ALICE));
-        expect(alice.map((t) => t.image)).toEqual(Array(3).fill(images.standinNext));
+        const service = await host.engine.call("GET", `/services/${tenantServiceName(ALICE)}`);
+        expect(service.Spec.UpdateConfig).toMatchObject({ Parallelism: 1, Order: "start-first" });
+        for (let i = 1; i < started.length; i++) expect(started[i] - started[i - 1]).toBeGreaterThanOrEqual(service.Spec.UpdateConfig.Delay / 1e6);
+        expect((await runningTasks(tenantServiceName(ALICE))).map((t) => t.image)).toEqual(Array(replicasOf(ALICE)).fill(images.standinNext));
         expect((await get(door.url(ALICE, "api/health"))).body.version).toBe(images.standinNext);
-        expect((await runningTasks(tenantServiceName(BOB))).map((t) => t.id).sort()).toEqual(bobTasksBefore);
+        const othersAfter = await Promise.all([BOB, CAROL.id].map(async (id) => (await runningTasks(tenantServiceName(id))).map((t) => t.id).sort()));
+        expect(othersAfter).toEqual(othersBefore);
     });
 
-    it("answers 404 for a user who is not on the list, over HTTP and WebSocket, without asking any Grafana", async () => {
-        const res = await get(door.url("carol", "api/health"));
-        expect(res.status).toBe(404);
-        expect(res.headers["x-standin-user"]).toBeUndefined();
-        expect(await liveUpgradeStatus("carol")).toBe(404);
-        // a known user is still served on the same door
-        expect(await liveUpgradeStatus(ALICE)).toBe(101);
+    it("refuses, through the real StackReference to itself, a user list that drops too many users, and changes nothing", async () => {
+        const before = (await stack.resources()).map((r) => [r.urn, r.id]);
+        // every user of the stack gone at once, a new one in their place: what a broken source gives
+        const broken = [{ id: "dave" }];
+        const preview = await plan(broken);
+        expect(preview.result.code).not.toBe(0);
+        expect(`${preview.result.stdout}${preview.result.stderr}`).toMatch(/would remove 3 of the 3 users the last update deployed/);
+        const refused = await stack.up([], { allowFailure: true });
+        engineOutput.push(refused);
+        expect(refused.code).not.toBe(0);
+        expect((await stack.resources()).map((r) => [r.urn, r.id])).toEqual(before);
+        expect((await get(door.url(ALICE, "api/health"))).status).toBe(200);
     });
 
-    it("removes a user's service and route when the user leaves the list, and keeps the user's database", async () => {
-        const users = (dev.config["pug:users"] as Array<Record<string, unknown>>).filter((u) => u.id !== BOB);
-        const withoutBob = await runStack(stackConfig({ "pug:users": users.map((u) => (u.id === ALICE ? { ...u, image: images.standinNext } : u)) }));
+    it("removes a user's service, secrets and route when the user leaves the list, and keeps the user's database and rows", async () => {
+        const withoutBob = [...DEV_USERS.filter((u) => u.id !== BOB).map((u) => (u.id === ALICE ? { ...u, image: images.standinNext } : u)), CAROL];
+        const resources = await stack.resources();
+        const rowsBefore = await replicaStarts(resources, BOB);
+        const bobsSecrets = ofType(resources, "docker:index/secret:Secret").filter((r) => r.urn.includes(`user-${BOB}`));
+        expect(bobsSecrets.length).toBeGreaterThan(0);
         // the dev stack's one proxy task is replaced stop-first: alice's outage meanwhile is measured
         const client = pollHealth(ALICE);
-        const report = await timed("removal of a user (proxy config update included)", async () => {
-            try {
-                const applied = await harness.apply(withoutBob.resources);
-                // the proxy's new nginx.conf (without bob's route) rolls out as a new task
-                await updateCompleted(DEFAULT_PROXY_SERVICE_NAME, 3 * 60_000);
-                return applied;
-            } finally {
-                timings["longest outage of alice while the proxy task is replaced (stop-first)"] = (await client.stop()).longestOutageMs / 1000;
-            }
-        });
-        expect(report).toMatchObject({ replaced: ["ServiceConfig pug-proxy-nginx-conf"], updated: ["Service pug-proxy"] });
-        expect(report.deleted).toContain("Service user-bob");
-        expect(report.retained).toEqual(["Database user-bob-db"]);
+        try {
+            await up("up removing one user (proxy config update included)", withoutBob);
+            await updateCompleted(DEFAULT_PROXY_SERVICE_NAME, 3 * 60_000);
+        } finally {
+            timings["longest outage of alice while the proxy task is replaced (stop-first)"] = (await client.stop()).longestOutageMs / 1000;
+        }
         expect(await host.engine.request("GET", `/services/${tenantServiceName(BOB)}`).then((r) => r.status)).toBe(404);
+        for (const secret of bobsSecrets) expect(await host.engine.request("GET", `/secrets/${secret.id}`).then((r) => r.status), secret.name).toBe(404);
         const bob = await get(door.url(BOB, "api/health"));
         expect(bob.status).toBe(404);
         expect(bob.headers["x-standin-user"]).toBeUndefined();
         expect(await liveUpgradeStatus(BOB)).toBe(404);
-
-        const root = mysqlRoot(withoutBob);
-        const asRoot = await createConnection({ host: "127.0.0.1", port: mysqlPort, user: root.username, password: root.password });
-        try {
-            const [rows] = await asRoot.query(`SELECT COUNT(*) AS starts FROM ${tenantDatabaseName(BOB)}.standin_replica_start`);
-            expect((rows as any[])[0].starts).toBeGreaterThanOrEqual(2);
-        } finally {
-            await asRoot.end();
-        }
-        const alice = await runningTasks(tenantServiceName(ALICE));
-        expect(alice.map((t) => t.health)).toEqual(Array(3).fill("healthy"));
+        // kept: the database and every row in it (the state no longer holds it: retainOnDelete)
+        expect(await replicaStarts(resources, BOB)).toBe(rowsBefore);
         const aliceHealth = await get(door.url(ALICE, "api/health"));
         expect(aliceHealth.status).toBe(200);
         expect(aliceHealth.headers["x-standin-user"]).toBe(ALICE);
-        const live = await openLive(ALICE);
-        expect(live.hello).toMatchObject({ type: "hello", user: ALICE });
-        live.socket.close();
+    });
+
+    it("never shows a password or secret in plain text: not in the state, the engine's output, a service spec or a config", async () => {
+        const resources = await stack.resources();
+        const secrets = [
+            ...ofType(resources, "random:index/randomPassword:RandomPassword").map((r) => r.outputs.result as string),
+            ...ofType(resources, "mysql:index/user:User").map((r) => r.outputs.plaintextPassword as string),
+        ];
+        expect(secrets.length).toBeGreaterThanOrEqual(4);
+        const services = JSON.stringify(await host.engine.call("GET", "/services"));
+        const configs = ((await host.engine.call("GET", "/configs")) as any[]).map((c) => Buffer.from(c.Spec.Data ?? "", "base64").toString("utf8")).join("\n");
+        const places = {
+            "the state (pulumi stack export)": await stack.exportText(),
+            "pulumi's output": engineOutput.map((r) => `${r.stdout}\n${r.stderr}`).join("\n"),
+            "the services' specs": services,
+            "the Docker configs": configs,
+        };
+        for (const [where, text] of Object.entries(places)) {
+            for (const secret of secrets) expect(text.includes(secret), `a secret in ${where}`).toBe(false);
+        }
+    });
+
+    it("keeps every user's database and data when the stack is destroyed", async () => {
+        const resources = await stack.resources();
+        const volume = ofType(resources, "docker:index/volume:Volume")[0].outputs.name as string;
+        await timed("destroy", () => stack.destroy());
+        expect(await host.engine.call("GET", "/services")).toEqual([]);
+        // the embedded MySQL is gone with the stack; its data volume stays, with every user's tables
+        const listing = await host.engine.runOnce({
+            // an image without an entrypoint of its own (MariaDB's would set the volume up)
+            image: images.redis,
+            command: ["sh", "-c", `ls ${[ALICE, BOB, CAROL.id].map((id) => `/var/lib/mysql/${tenantDatabaseName(id)}/standin_replica_start.frm`).join(" ")}`],
+            volumes: { [volume]: "/var/lib/mysql" },
+        });
+        expect(listing.exitCode, listing.output).toBe(0);
     });
 });
