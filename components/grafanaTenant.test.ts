@@ -79,39 +79,11 @@ describe("grafanaEnvironment", () => {
     it("turns grafana.ini overrides into GF_ variables", () => {
         const env = mod.grafanaEnvironment({
             ...baseSpec,
-            settings: { dashboards: { min_refresh_interval: "10s" }, "auth.anonymous": { enabled: true }, "feature-toggles": { "some-flag": 1 } },
+            settings: { dashboards: { min_refresh_interval: "10s" }, "date-formats": { "use-browser-locale": true }, users: { viewers_can_edit: 1 } },
         });
         expect(env.GF_DASHBOARDS_MIN_REFRESH_INTERVAL).toBe("10s");
-        expect(env.GF_AUTH_ANONYMOUS_ENABLED).toBe("true");
-        expect(env.GF_FEATURE_TOGGLES_SOME_FLAG).toBe("1");
-    });
-});
-
-describe("settingsEnvironment refuses what would break isolation or leak a secret", () => {
-    it.each([
-        ["database", "host", "pug-mysql:3306"],
-        ["server", "root_url", "https://evil.example/"],
-        ["live", "ha_prefix", "pug-globex"],
-        ["unified_alerting", "ha_redis_prefix", "pug-globex"],
-        ["auth.proxy", "enabled", true],
-        ["security", "secret_key", "abc"],
-        ["Database", "Host", "x"],
-    ])("[%s] %s", (section, key, value) => {
-        expect(() => mod.settingsEnvironment('user "acme"', { [section]: { [key]: value } })).toThrow(
-            `user "acme": settings.${section}.${key} is managed by PUG and cannot be overridden`,
-        );
-    });
-
-    it.each([["smtp", "password"], ["external_image_storage.s3", "secret_key"], ["grafana_net", "api_key"]])("[%s] %s", (section, key) => {
-        expect(() => mod.settingsEnvironment('user "acme"', { [section]: { [key]: "hunter2" } })).toThrow(
-            `user "acme": settings.${section}.${key} looks like a secret`,
-        );
-    });
-
-    it("reports every problem at once", () => {
-        expect(() => mod.settingsEnvironment('user "acme"', { database: { host: "x" }, smtp: { password: "y" } })).toThrow(
-            /database\.host[\s\S]*smtp\.password/,
-        );
+        expect(env.GF_DATE_FORMATS_USE_BROWSER_LOCALE).toBe("true");
+        expect(env.GF_USERS_VIEWERS_CAN_EDIT).toBe("1");
     });
 });
 
@@ -235,7 +207,7 @@ describe("GrafanaTenant", () => {
         const before = mocks.resources.length;
         expect(() => tenant("bad", { replicas: 0 })).toThrow('GrafanaTenant bad (user "bad"): replicas must be a whole number >= 1 (got 0)');
         expect(() => tenant("bad2", { settings: { database: { name: "grafana_other" } } })).toThrow(
-            'user "bad2": settings.database.name is managed by PUG',
+            'user "bad2": settings.database.name is refused (Grafana reads it as GF_DATABASE_NAME)',
         );
         await settled();
         expect(mocks.resources.slice(before).map((r) => `${r.type} ${r.name}`)).toEqual([]);
@@ -262,7 +234,7 @@ describe("Grafana sign-in with the platform's JWTs", () => {
     it("leaves [auth.jwt] off without it, and a user cannot switch it on or off", () => {
         expect(Object.keys(mod.grafanaEnvironment(baseSpec)).filter((k) => k.startsWith("GF_AUTH_JWT"))).toEqual([]);
         expect(() => mod.grafanaEnvironment({ ...baseSpec, jwt: {}, settings: { "auth.jwt": { expect_claims: "{}" } } })).toThrow(
-            /settings\.auth\.jwt\.expect_claims is managed by PUG/,
+            /settings\.auth\.jwt\.expect_claims is refused \(Grafana reads it as GF_AUTH_JWT_EXPECT_CLAIMS\)/,
         );
     });
 

@@ -5,6 +5,7 @@ import { configMount, hashedSecret, secretMount, secretPath } from "./dockerObje
 import { DEFAULT_JWT_HEADER, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl } from "./naming";
 import type { EndpointMode } from "./swarm";
 import type { GrafanaSettings, Theme } from "./users";
+import { settingsEnvironment } from "./tenantSettings";
 import { isAbsentOrWholeNumber } from "./validation";
 
 /** The image every user runs unless the stack or the user says otherwise (11.3+ for Live's ha_prefix). */
@@ -24,70 +25,6 @@ export const GRAFANA_SECRET_FILES = {
     secretKey: "grafana-secret-key",
     liveRedisPassword: "live-redis-password",
 } as const;
-
-/**
- * Settings PUG manages for every user. A user's override of one of these would break what the
- * platform promises (point the Grafana at another database, drop the sub path, share Live
- * channels, trust identity headers from neighbours on the overlay), so it is refused.
- */
-const MANAGED_SECTIONS = ["database", "paths", "auth.proxy", "auth.jwt"];
-const MANAGED_KEYS = [
-    "server.root_url", "server.serve_from_sub_path", "server.domain", "server.http_port", "server.protocol",
-    "security.secret_key", "security.admin_password", "security.admin_user",
-    "live.ha_engine", "live.ha_engine_address", "live.ha_engine_password", "live.ha_prefix", "live.allowed_origins",
-    "live.max_connections", "users.default_theme",
-];
-/** Keys whose value would be a secret in the service's environment, readable by anyone who can inspect it. */
-const SECRET_LOOKING_KEY = /(password|secret|token|api_?key|private_?key|credential)/i;
-
-/** The environment variable Grafana reads for `[section] key`: GF_<SECTION>_<KEY>, `.` and `-` as `_`. */
-export function grafanaEnvName(section: string, key: string): string {
-    return `GF_${section}_${key}`.toUpperCase().replace(/[.-]/g, "_");
-}
-
-/** A grafana.ini override PUG refuses, and why (the message follows the field's name). */
-export interface SettingProblem {
-    section: string;
-    key: string;
-    message: string;
-}
-
-/**
- * The overrides PUG refuses: what it manages, and what would put a secret in plain text. The user
- * list is checked with this before anything is registered; `settingsEnvironment` checks again.
- */
-export function settingsProblems(settings: GrafanaSettings = {}): SettingProblem[] {
-    const problems: SettingProblem[] = [];
-    for (const [section, keys] of Object.entries(settings)) {
-        for (const key of Object.keys(keys)) {
-            const s = section.toLowerCase();
-            const k = `${s}.${key.toLowerCase()}`;
-            if (MANAGED_SECTIONS.some((m) => s === m || s.startsWith(`${m}.`)) || s.startsWith("unified_alerting") && key.toLowerCase().startsWith("ha_") || MANAGED_KEYS.includes(k)) {
-                problems.push({ section, key, message: "is managed by PUG and cannot be overridden" });
-            } else if (SECRET_LOOKING_KEY.test(key)) {
-                problems.push({ section, key, message: "looks like a secret; settings end up in the service's environment in plain text, so secrets are not accepted there" });
-            }
-        }
-    }
-    return problems;
-}
-
-/** `settingsProblems` as lines naming the owner and the field, e.g. `user "acme": settings.database.host is managed by PUG…`. */
-export function settingsProblemLines(owner: string, settings: GrafanaSettings = {}): string[] {
-    return settingsProblems(settings).map((p) => `${owner}: settings.${p.section}.${p.key} ${p.message}`);
-}
-
-/**
- * Turns a user's grafana.ini overrides into environment variables, refusing what PUG manages and
- * what would put a secret in plain text. `owner` names the user in errors.
- */
-export function settingsEnvironment(owner: string, settings: GrafanaSettings = {}): Record<string, string> {
-    const problems = settingsProblemLines(owner, settings);
-    if (problems.length) throw new Error(problems.join("\n"));
-    return Object.fromEntries(
-        Object.entries(settings).flatMap(([section, keys]) => Object.entries(keys).map(([key, value]) => [grafanaEnvName(section, key), String(value)])),
-    );
-}
 
 /** Plain data a user's Grafana environment is built from. */
 export interface GrafanaEnvironmentSpec {
@@ -238,7 +175,7 @@ export interface GrafanaTenantArgs {
     replicas?: number;
     /** Default UI theme of the user's Grafana. @default Grafana's own (dark) */
     theme?: Theme;
-    /** grafana.ini overrides, section → key → value; settings PUG manages are refused. @default none */
+    /** grafana.ini overrides, section → key → value; only those `settingsProblems` lets through. @default none */
     settings?: GrafanaSettings;
     /** The user's database and the secrets bound to it. */
     store: TenantStore;

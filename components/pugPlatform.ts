@@ -7,7 +7,7 @@ import { hashedConfig, hashedSecret } from "./dockerObjects";
 import { EmbeddedMysql } from "./embeddedMysql";
 import { FrontProxy, frontProxyProblems, type FrontProxyArgs } from "./frontProxy";
 import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySettings } from "./grafanaImage";
-import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, settingsProblemLines, type GrafanaTenantArgs } from "./grafanaTenant";
+import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, type GrafanaTenantArgs } from "./grafanaTenant";
 import { LiveRedis } from "./liveRedis";
 import { Monitoring, type MonitoringArgs } from "./monitoring";
 import { tenantServiceName, tenantUrl } from "./naming";
@@ -15,6 +15,7 @@ import { imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChan
 import type { GrafanaDefaults, MysqlSettings, ProxySettings, RedisSettings } from "./stackConfig";
 import { Swarm, type SwarmArgs } from "./swarm";
 import { TenantDatabase } from "./tenantDatabase";
+import { settingsProblemLines } from "./tenantSettings";
 import { checkRestores } from "./userLifecycle";
 import type { UserRecord } from "./users";
 

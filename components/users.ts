@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { datasourceListSchema } from "./datasources";
-import { settingsProblems } from "./grafanaTenant";
 import { imageReferenceSchema } from "./imageReference";
 import { channelNameSchema } from "./releaseChannels";
+import { settingsProblems } from "./tenantSettings";
 import { describeFieldIssues, describeKind, InvalidInputError } from "./validation";
 
 /**

@@ -190,7 +190,7 @@ describe("malformed settings stop the program before any resource is registered"
         [{ "pug:docker": { endpointMode: "ipvs" } }, "pug:docker: endpointMode:"],
         [{ "pug:domain": undefined }, "pug:domain: is required"],
         [{ "pug:users": [{ id: "alice" }, { id: "Bob" }] }, 'pug:users: entry 2 (id "Bob"): id must be a lowercase letter'],
-        [{ "pug:users": [{ id: "alice", settings: { database: { host: "other:3306" } } }] }, 'pug:users: entry 1 (id "alice"): settings.database.host is managed by PUG'],
+        [{ "pug:users": [{ id: "alice", settings: { database: { host: "other:3306" } } }] }, 'pug:users: entry 1 (id "alice"): settings.database.host is refused (Grafana reads it as GF_DATABASE_HOST)'],
     ])("%o", async (override, message) => {
         const config: Record<string, unknown> = { ...dev.config, ...override };
         for (const [k, v] of Object.entries(config)) if (v === undefined) delete config[k];

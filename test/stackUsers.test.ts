@@ -85,7 +85,7 @@ describe("a malformed source or setting registers nothing", () => {
     it.each<[string, Record<string, unknown>, string]>([
         ["a bad entry inline", { "pug:users": [{ id: "acme" }, { id: "ac-me", replicas: 0 }] }, 'pug:users: entry 2 (id "ac-me"): replicas must be a whole number >= 1'],
         ["a typo in a record", { "pug:users": [{ id: "acme", tehme: "dark" }] }, 'pug:users: entry 1 (id "acme"): tehme is not a known field (did you mean "theme"?)'],
-        ["a managed setting", { "pug:users": [{ id: "acme", settings: { database: { host: "x:1" } } }] }, 'pug:users: entry 1 (id "acme"): settings.database.host is managed by PUG and cannot be overridden'],
+        ["a managed setting", { "pug:users": [{ id: "acme", settings: { database: { host: "x:1" } } }] }, 'pug:users: entry 1 (id "acme"): settings.database.host is refused (Grafana reads it as GF_DATABASE_HOST)'],
         ["a missing file", { "pug:users": { file: "test/fixtures/nope.yaml" } }, "test/fixtures/nope.yaml: cannot read the user list"],
         ["a plain string", { "pug:users": "users.yaml" }, 'pug:users: must be a list of user records, { file: "users.yaml" } or { url: "https://...", token?, timeoutMs? } (got a string)'],
         ["an unknown source shape", { "pug:users": { path: "users.yaml" } }, 'pug:users: must be a list of user records, { file: "users.yaml" } or { url: "https://...", token?, timeoutMs? }'],
