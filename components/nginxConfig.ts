@@ -81,8 +81,21 @@ function addAll(parent: NginxConfFile["nginx"], directives: NginxDirective[], wh
 export const DEFAULT_TOKEN_HEADER = "X-Pug-Token";
 /** Header that tells the auth endpoint whose Grafana is requested (the token's audience). */
 export const AUTH_USER_HEADER = "X-Pug-User";
-/** Identity headers Grafana trusts in some configuration: never passed on from a client. */
-export const CLIENT_IDENTITY_HEADERS = ["X-WEBAUTH-USER", DEFAULT_JWT_HEADER] as const;
+/**
+ * Identity headers some Grafana auth mode reads, or some sign-in proxy sets in front of a Grafana:
+ * never passed on from a client, in either auth mode. PUG configures none of them but the JWT
+ * header (and a user's settings cannot switch auth proxy on), so this is the second line: a
+ * Grafana configured by hand or a future auth mode still gets no identity a client made up.
+ * Auth proxy's default header and its usual extra headers; what oauth2-proxy, Authelia and the
+ * like set; the JWT header; and the identity Grafana itself forwards to plugins.
+ */
+export const CLIENT_IDENTITY_HEADERS = [
+    "X-WEBAUTH-USER", "X-WEBAUTH-EMAIL", "X-WEBAUTH-NAME", "X-WEBAUTH-ROLE", "X-WEBAUTH-GROUPS",
+    "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username", "X-Forwarded-Access-Token",
+    "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups", "X-Auth-Request-Preferred-Username", "X-Auth-Request-Access-Token",
+    "Remote-User", "Remote-Email", "Remote-Groups", "Remote-Name",
+    DEFAULT_JWT_HEADER, "X-Grafana-Id", "X-Grafana-User",
+] as const;
 /**
  * How long nginx waits for one of a user's tasks to accept a connection before it tries the next
  * one. A task that is gone from the overlay answers nothing at all (no refusal), yet Docker's DNS
@@ -324,9 +337,12 @@ export function userLocation(spec: NginxProxySpec): NginxDirective {
     const timeout = `${spec.limits.idleTimeoutSeconds}s`;
     const jwt = spec.auth.mode === "jwt" ? spec.auth : undefined;
     // Every identity header a Grafana might trust is emptied (nginx then drops it), except the
-    // one jwt mode fills with the token the auth endpoint issued.
+    // one jwt mode fills with the token the auth endpoint issued. In jwt mode Authorization goes
+    // too: the token alone says who is signed in, and a client's basic auth or Grafana API token
+    // could name someone else than the auth endpoint approved. In grafana mode it is how Grafana's
+    // own API tokens and basic auth sign in, so it passes.
     const identityHeaders = new Map<string, string>();
-    for (const h of CLIENT_IDENTITY_HEADERS) identityHeaders.set(h.toLowerCase(), h);
+    for (const h of [...CLIENT_IDENTITY_HEADERS, ...(jwt ? ["Authorization"] : [])]) identityHeaders.set(h.toLowerCase(), h);
     if (jwt) identityHeaders.set(jwt.grafanaHeader.toLowerCase(), jwt.grafanaHeader);
     const identity = [...identityHeaders.values()].map((h) =>
         directive("proxy_set_header", h, jwt && h.toLowerCase() === jwt.grafanaHeader.toLowerCase() ? "$pug_jwt" : quoted("")),
