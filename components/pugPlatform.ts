@@ -119,6 +119,8 @@ export class PugPlatform extends pulumi.ComponentResource {
     public readonly swarm: Swarm;
     /** Every user's id, active or not, in the order of the list: the mass-removal guard reads it back. */
     public readonly tenants: string[];
+    /** The ids of the active users (those with a Grafana service): the guard counts deactivations by it. */
+    public readonly activeTenants: string[];
     /** Public URL of each active user's Grafana, by user id. */
     public readonly urls: Record<string, string>;
     /** Swarm service name of each active user's Grafana, by user id. */
@@ -166,6 +168,7 @@ export class PugPlatform extends pulumi.ComponentResource {
         this.channelImages = {};
         for (const [channel, { image }] of Object.entries(channelImages)) if (image) this.channelImages[channel] = image;
         this.tenants = args.users.map((u) => u.id);
+        this.activeTenants = args.users.filter((u) => u.active).map((u) => u.id);
         this.urls = {};
         this.serviceNames = {};
         this.databases = {};
@@ -241,7 +244,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                 swarmManaged,
             );
         }
-        this.registerOutputs({ tenants: this.tenants, urls: this.urls, serviceNames: this.serviceNames, images: this.images, proxyPublishedPort: this.proxy.publishedPort });
+        this.registerOutputs({ tenants: this.tenants, activeTenants: this.activeTenants, urls: this.urls, serviceNames: this.serviceNames, images: this.images, proxyPublishedPort: this.proxy.publishedPort });
     }
 
     /**

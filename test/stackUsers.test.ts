@@ -23,9 +23,10 @@ let mocks: MockSetup;
 /** Runs the stack program once with this configuration and these outputs of the last update. */
 async function run(
     config: Record<string, unknown>,
-    opts: { previous?: string[]; secretKeys?: string[]; mock?: MockOptions } = {},
+    opts: { previous?: string[]; previousOutputs?: Record<string, unknown>; secretKeys?: string[]; mock?: MockOptions } = {},
 ): Promise<{ outputs?: Record<string, unknown>; error?: Error }> {
-    mocks = await setupPulumiMocks({ stackOutputs: opts.previous ? { [SELF]: { tenants: opts.previous } } : {}, ...opts.mock });
+    const previous: Record<string, Record<string, unknown>> = opts.previous ? { [SELF]: { tenants: opts.previous, activeTenants: opts.previous, ...opts.previousOutputs } } : {};
+    mocks = await setupPulumiMocks({ stackOutputs: previous, ...opts.mock });
     setConfig({ "pug:domain": "grafana.test", ...config }, opts.secretKeys);
     try {
         const outputs = await main();
@@ -149,6 +150,33 @@ describe("the mass-removal guard in the stack program", () => {
         const allowed = await run({ "pug:users": { file: "test/fixtures/empty-users.yaml" }, "pug:allowRemovals": "acme" }, { previous: ["acme"] });
         expect(allowed.error).toBeUndefined();
         expect(allowed.outputs?.tenants).toEqual([]);
+    });
+
+    it("blocks deactivating every user, registering nothing, and allows it when confirmed", async () => {
+        const inactive = four.map((id) => ({ id, active: false }));
+        const blocked = await run({ "pug:users": inactive }, { previous: four });
+        expect(blocked.error?.message).toContain("pug:users marks every user inactive, while the last update ran the Grafanas of 4.");
+        expect(blocked.error?.message).toContain("Would be deactivated (4): acme, globex, initech, umbrella");
+        expect(mocks.resources).toEqual([]);
+        const allowed = await run({ "pug:users": inactive, "pug:allowRemovals": four.join(",") }, { previous: four });
+        expect(allowed.error).toBeUndefined();
+        expect(allowed.outputs?.activeTenants).toEqual([]);
+        expect(serviceNames()).toEqual([]);
+    });
+
+    it("exports who is active, and reads it back as the previous active users", async () => {
+        const { outputs } = await run({ "pug:users": [{ id: "acme" }, { id: "globex", active: false }] });
+        expect([outputs?.tenants, outputs?.activeTenants]).toEqual([["acme", "globex"], ["acme"]]);
+        // globex was inactive already: deactivating initech and umbrella is within the budget
+        const { error } = await run({ "pug:users": four.map((id) => ({ id, active: id === "acme" })) }, { previous: four, previousOutputs: { activeTenants: ["acme", "initech", "umbrella"] } });
+        expect(error).toBeUndefined();
+    });
+
+    it("takes the active users from the urls output of an update made before activeTenants existed", async () => {
+        const urls = Object.fromEntries(four.map((id) => [id, `https://grafana.test/${id}/grafana/`]));
+        const { error } = await run({ "pug:users": four.map((id) => ({ id, active: id === "acme" })) }, { previous: four, previousOutputs: { activeTenants: undefined, urls } });
+        expect(error?.message).toContain("Would be deactivated (3): globex, initech, umbrella");
+        expect(mocks.resources).toEqual([]);
     });
 
     it("does not block a first deployment (no previous outputs)", async () => {
