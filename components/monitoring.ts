@@ -201,7 +201,9 @@ export class Monitoring extends pulumi.ComponentResource {
 
         const password = safePassword(`${name}-grafana-admin`, 24, { parent: this });
         this.grafanaAdminPassword = pulumi.secret(password.result);
-        const adminSecret = hashedSecret(`${name}-grafana-admin`, "pug-ops-grafana-admin", password.result, { parent: this });
+        // Not "pug-ops-grafana-admin": that is the admin secret's name of a user called "ops-grafana"
+        // (tenantObjectName), and secret names are one namespace.
+        const adminSecret = hashedSecret(`${name}-grafana-admin`, "pug-ops-grafana-admin-password", password.result, { parent: this });
         const provisioning = [
             { purpose: "datasources", file: "/etc/grafana/provisioning/datasources/pug.yaml", content: operationsDatasourceProvisioning(`http://pug-prometheus:${PROMETHEUS_PORT}`) },
             { purpose: "dashboards", file: "/etc/grafana/provisioning/dashboards/pug.yaml", content: dashboardProvisioning() },

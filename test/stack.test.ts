@@ -139,6 +139,33 @@ describe("prod stack (remote manager, external MySQL and Redis)", async () => {
     });
 });
 
+describe("the platform's own Docker objects never take a name a user's could", async () => {
+    // A user's secrets and configs are pug-<id>-<purpose>-<hash> (tenantObjectName), in the same
+    // namespaces as the platform's (Docker keeps secrets and configs apart): e.g. a user
+    // "ops-grafana" must not meet the operations Grafana's admin secret.
+    const tenantShaped = (purposes: string) => new RegExp(`^pug-[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?-(${purposes})-[0-9a-f]{12}$`);
+    const namespaces = [
+        { type: "docker:index/secret:Secret", shape: tenantShaped("db|admin|key|ds") },
+        // a user's only config is its datasources' provisioning
+        { type: "docker:index/serviceConfig:ServiceConfig", shape: tenantShaped("ds") },
+    ];
+    for (const stack of ["dev", "prod"] as const) {
+        it(stack, async () => {
+            const file = loadStackFile(stack);
+            const run = await runStackProgram(file.config, file.secretKeys);
+            for (const { type, shape } of namespaces) {
+                const objects = run.resources.filter((r) => r.type === type);
+                const platform = objects.filter((r) => !r.name.startsWith("user-"));
+                expect(platform.length, type).toBeGreaterThan(0);
+                for (const r of platform) expect(r.inputs.name, r.name).not.toMatch(shape);
+                for (const r of objects.filter((o) => o.name.startsWith("user-") && o.name.endsWith("-datasources") === (type === namespaces[1].type))) {
+                    expect(r.inputs.name, r.name).toMatch(shape);
+                }
+            }
+        });
+    }
+});
+
 describe("a per-user override changes only that user", async () => {
     const dev = loadStackFile("dev");
     const users = dev.config["pug:users"] as Array<Record<string, unknown>>;
