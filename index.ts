@@ -24,7 +24,7 @@ export default async function main() {
     const settings = readStackSettings(config);
     const lifecycle = readUserLifecycleSettings(config);
     const source = readUserSourceConfig(config, "users", { log: (m) => pulumi.log.warn(m) });
-    const users = await loadUsers(source);
+    const users = await loadUsers(source, { maxReplicas: settings.grafana.maxReplicas });
     const ids = users.map((u) => u.id);
 
     const previous = await lastUpdateTenants();

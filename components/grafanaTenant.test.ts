@@ -91,6 +91,8 @@ describe("grafanaTenantProblem", () => {
     it.each([
         [{ replicas: 0 }, "replicas must be a whole number >= 1 (got 0)"],
         [{ replicas: 1.5 }, "replicas must be a whole number >= 1 (got 1.5)"],
+        [{ replicas: 11 }, "replicas must be at most 10 (maxReplicas) (got 11)"],
+        [{ replicas: 30, maxReplicas: 20 }, "replicas must be at most 20 (maxReplicas) (got 30)"],
         [{ openFilesLimit: 100 }, "openFilesLimit must be a whole number >= 1024 (got 100)"],
         [{ memoryLimitMb: 256, memoryReservationMb: 512 }, "memoryReservationMb (512) exceeds memoryLimitMb (256)"],
         [{ liveMaxConnections: 5000, openFilesLimit: 4096 }, "openFilesLimit (4096) leaves too few descriptors for liveMaxConnections (5000)"],

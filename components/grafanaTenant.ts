@@ -11,6 +11,13 @@ import { isAbsentOrWholeNumber } from "./validation";
 /** The image every user runs unless the stack or the user says otherwise (11.3+ for Live's ha_prefix). */
 export const DEFAULT_GRAFANA_IMAGE = "grafana/grafana:12.0.2";
 
+/**
+ * The most replicas a user's Grafana may have unless the stack says otherwise
+ * (`pug:grafana.maxReplicas`): a user record asking for hundreds would take the Swarm's capacity
+ * from everyone else.
+ */
+export const DEFAULT_MAX_REPLICAS = 10;
+
 /** Grafana's port inside the container. */
 export const GRAFANA_PORT = 3000;
 /** The uid the official Grafana image runs as: secret files are readable by it alone. */
@@ -173,6 +180,8 @@ export interface GrafanaTenantArgs {
     datasources?: TenantDatasources;
     /** Replicas of the service. @default 3 */
     replicas?: number;
+    /** The most replicas allowed. @default DEFAULT_MAX_REPLICAS (10) */
+    maxReplicas?: number;
     /** Default UI theme of the user's Grafana. @default Grafana's own (dark) */
     theme?: Theme;
     /** grafana.ini overrides, section → key → value; only those `settingsProblems` lets through. @default none */
@@ -217,8 +226,12 @@ export interface GrafanaTenantArgs {
 }
 
 /** Why these arguments cannot make a service, or undefined. */
-export function grafanaTenantProblem(args: Pick<GrafanaTenantArgs, "replicas" | "maxReplicasPerNode" | "openFilesLimit" | "liveMaxConnections" | "memoryLimitMb" | "memoryReservationMb">): string | undefined {
+export function grafanaTenantProblem(
+    args: Pick<GrafanaTenantArgs, "replicas" | "maxReplicas" | "maxReplicasPerNode" | "openFilesLimit" | "liveMaxConnections" | "memoryLimitMb" | "memoryReservationMb">,
+): string | undefined {
     if (!isAbsentOrWholeNumber(args.replicas, 1)) return `replicas must be a whole number >= 1 (got ${args.replicas})`;
+    const maxReplicas = args.maxReplicas ?? DEFAULT_MAX_REPLICAS;
+    if (args.replicas !== undefined && args.replicas > maxReplicas) return `replicas must be at most ${maxReplicas} (maxReplicas) (got ${args.replicas})`;
     if (!isAbsentOrWholeNumber(args.maxReplicasPerNode, 1)) return `maxReplicasPerNode must be a whole number >= 1 (got ${args.maxReplicasPerNode})`;
     if (!isAbsentOrWholeNumber(args.liveMaxConnections, -1)) return `liveMaxConnections must be a whole number >= -1 (got ${args.liveMaxConnections})`;
     if (!isAbsentOrWholeNumber(args.openFilesLimit, 1024)) return `openFilesLimit must be a whole number >= 1024 (got ${args.openFilesLimit})`;

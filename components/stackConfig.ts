@@ -3,6 +3,7 @@ import { createPublicKey } from "crypto";
 import { z } from "zod";
 import { SECRET_NAME_PATTERN } from "./datasources";
 import { registrySchema, type RegistrySettings } from "./grafanaImage";
+import { DEFAULT_MAX_REPLICAS } from "./grafanaTenant";
 import { imageReferenceSchema } from "./imageReference";
 import { DEFAULT_PROXY_STATUS_URL } from "./monitoring";
 import { channelRegistryProblems, channelsSchema, imageSettingsIssues } from "./releaseChannels";
@@ -10,7 +11,7 @@ import { ADDRESS_OR_CIDR, ENDPOINT_URL, HEADER_NAME, LIVE_PING_INTERVAL_SECONDS 
 import { dockerHostProblem } from "./swarm";
 import { swarmNodesProblem, type SwarmNode } from "./swarmNodes";
 import { USER_ID_PATTERN } from "./users";
-import { InvalidInputError, parseOrThrow, problemCollector } from "./validation";
+import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, problemCollector } from "./validation";
 
 /**
  * The stack's configuration: the user-facing contract of `pulumi config`. Every key is validated
@@ -114,6 +115,8 @@ export const grafanaDefaultsSchema = z.strictObject({
     /** The image of every user when no channels are declared (default DEFAULT_GRAFANA_IMAGE). */
     image: imageReferenceSchema.optional(),
     replicas: wholeAtLeast(1).default(3),
+    /** The most replicas a user record may ask for. */
+    maxReplicas: wholeAtLeast(1).default(DEFAULT_MAX_REPLICAS),
     liveMaxConnections: z.number().int().min(-1).optional(),
     memoryLimitMb: wholeAtLeast(128).optional(),
     memoryReservationMb: wholeAtLeast(0).optional(),
@@ -127,6 +130,7 @@ export const grafanaDefaultsSchema = z.strictObject({
     defaultChannel: z.string().optional(),
 }).superRefine((v, ctx) => {
     for (const issue of imageSettingsIssues(v)) ctx.addIssue({ code: "custom", ...issue });
+    if (v.replicas > v.maxReplicas) ctx.addIssue({ code: "custom", path: ["replicas"], message: `must be at most maxReplicas (${v.maxReplicas})` });
 });
 
 /** `pug:userSecrets`: per user, secrets its records refer to as `{ secret: "<name>" }` (datasource credentials). */
@@ -247,11 +251,17 @@ function readServerSettings<External extends z.ZodType<{ password: string }>, Em
     return { mode: "embedded" as const, ...parseOrThrow(embeddedSchema, source, raw) };
 }
 
-/** Reads a structured key as plain data; a value that is not JSON is reported under its key. */
+/**
+ * Reads a structured key as plain data; a value that is not JSON, or gives a key twice (which
+ * JSON.parse, and so config.getObject, would settle silently), is reported under its key.
+ */
 function readObject(config: pulumi.Config, key: string): unknown {
+    const raw = config.get(key);
+    if (raw === undefined) return undefined;
     try {
-        return config.getObject<unknown>(key);
+        return parseJsonText(raw);
     } catch (err) {
+        if (err instanceof DuplicateKeyError) throw new InvalidInputError([`${config.name}:${key}: ${err.message}`]);
         throw new InvalidInputError([`${config.name}:${key}: is not valid JSON/YAML structure (${(err as Error).message})`]);
     }
 }

@@ -131,7 +131,7 @@ const validRecord: fc.Arbitrary<UserRecordInput> = fc.record(
     {
         id: validId,
         active: fc.boolean(),
-        replicas: fc.integer({ min: 1, max: 12 }),
+        replicas: fc.integer({ min: 1, max: 10 }),
         image: fc.constantFrom("grafana/grafana:12.0.2", "registry.example.com:5000/pug/grafana:canary", `grafana/grafana@sha256:${"0".repeat(64)}`),
         theme: fc.constantFrom("light", "dark", "system"),
         settings: fc.dictionary(
@@ -143,6 +143,14 @@ const validRecord: fc.Arbitrary<UserRecordInput> = fc.record(
     { requiredKeys: ["id"] },
 );
 const uniqueRecords = fc.uniqueArray(validRecord, { selector: (r) => r.id, minLength: 1, maxLength: 8 });
+
+describe("parseUserList: replicas have an upper bound", () => {
+    it("refuses more replicas than the bound, 10 unless configured", () => {
+        expect(problemsOf("users.yaml", [{ id: "acme", replicas: 10 }])).toEqual([]);
+        expect(problemsOf("users.yaml", [{ id: "acme", replicas: 11 }])).toEqual(['users.yaml: entry 1 (id "acme"): replicas must be at most 10 (pug:grafana.maxReplicas)']);
+        expect(parseUserList("users.yaml", [{ id: "acme", replicas: 40 }], { maxReplicas: 40 })).toEqual([{ id: "acme", active: true, replicas: 40 }]);
+    });
+});
 
 describe("parseUserList: properties", () => {
     it("accepts every id of the documented form that is not reserved", () => {

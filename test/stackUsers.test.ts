@@ -93,6 +93,15 @@ describe("a malformed source or setting registers nothing", () => {
         ["a bad allowance", { "pug:users": [{ id: "acme" }], "pug:allowRemovals": "acme globex" }, 'pug:allowRemovals: "acme globex" is not a user id'],
         ["a restore of a user not in the list", { "pug:users": [{ id: "acme" }], "pug:restoreUsers": "globex" }, 'pug:restoreUsers: "globex" is not in the user list'],
         ["an invalid default image", { "pug:users": [{ id: "acme" }], "pug:grafana": { image: "grafana/Grafana" } }, 'pug:grafana: image: "grafana/Grafana" is not a valid image reference'],
+        [
+            "a key given twice in an inline list set as JSON text",
+            { "pug:users": '[{"id": "acme", "theme": "dark", "theme": "light"}]' },
+            'pug:users: line 1, column 34: "theme" is given twice in one object (which one counts would be left to the parser)',
+        ],
+        ["a key given twice in a setting set as JSON text", { "pug:users": [{ id: "acme" }], "pug:proxy": '{"auth": "grafana", "auth": "jwt"}' }, 'pug:proxy: line 1, column 21: "auth" is given twice in one object'],
+        ["more replicas than the bound", { "pug:users": [{ id: "acme", replicas: 12 }] }, 'pug:users: entry 1 (id "acme"): replicas must be at most 10 (pug:grafana.maxReplicas)'],
+        ["more replicas than a configured bound", { "pug:users": [{ id: "acme", replicas: 5 }], "pug:grafana": { maxReplicas: 4 } }, 'pug:users: entry 1 (id "acme"): replicas must be at most 4 (pug:grafana.maxReplicas)'],
+        ["a default above the bound", { "pug:users": [{ id: "acme" }], "pug:grafana": { replicas: 12 } }, "pug:grafana: replicas: must be at most maxReplicas (10)"],
     ])("%s", async (_, config, message) => {
         const { error } = await run(config, { previous: ["acme"] });
         expect(error?.message).toContain(message);
