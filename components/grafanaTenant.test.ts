@@ -51,6 +51,11 @@ describe("grafanaEnvironment", () => {
         }
     });
 
+    it("connects to MySQL with the TLS mode the mysql provider uses, and leaves Grafana's default without one", () => {
+        for (const tls of ["true", "false", "skip-verify"] as const) expect(mod.grafanaEnvironment({ ...baseSpec, databaseTls: tls }).GF_DATABASE_SSL_MODE).toBe(tls);
+        expect(mod.grafanaEnvironment(baseSpec)).not.toHaveProperty("GF_DATABASE_SSL_MODE");
+    });
+
     it("runs Live and alerting in HA over Redis, under a prefix that differs between users", () => {
         const a = mod.grafanaEnvironment(baseSpec);
         const b = mod.grafanaEnvironment({ ...baseSpec, userId: "globex" });

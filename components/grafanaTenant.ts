@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { datasourceProvisioning, type TenantDatasources } from "./datasources";
 import { configMount, hashedSecret, secretMount, secretPath } from "./dockerObjects";
 import { DEFAULT_JWT_HEADER, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl } from "./naming";
+import type { MysqlTls } from "./stackConfig";
 import type { EndpointMode } from "./swarm";
 import type { GrafanaSettings, Theme } from "./users";
 import { settingsEnvironment } from "./tenantSettings";
@@ -41,6 +42,8 @@ export interface GrafanaEnvironmentSpec {
     databaseHost: string;
     databaseName: string;
     databaseUser: string;
+    /** TLS to MySQL ([database] ssl_mode), as the mysql provider connects. @default Grafana's (none) */
+    databaseTls?: MysqlTls;
     /** host:port of the Live Redis as Grafana reaches it. */
     redisAddress: string;
     liveMaxConnections: number;
@@ -99,6 +102,8 @@ export function grafanaEnvironment(spec: GrafanaEnvironmentSpec): Record<string,
         GF_DATABASE_NAME: spec.databaseName,
         GF_DATABASE_USER: spec.databaseUser,
         GF_DATABASE_PASSWORD__FILE: file("databasePassword"),
+        // A server that requires TLS from the provider requires it from Grafana too.
+        ...(spec.databaseTls ? { GF_DATABASE_SSL_MODE: spec.databaseTls } : {}),
         // Three replicas start together: only one may run the migrations.
         GF_DATABASE_MIGRATION_LOCKING: "true",
         // Below MySQL's default wait_timeout (8h), so Grafana never uses a connection MySQL closed.
@@ -190,6 +195,8 @@ export interface GrafanaTenantArgs {
     store: TenantStore;
     /** host:port of MySQL on the overlay network. */
     databaseHost: string;
+    /** TLS to MySQL, as `pug:mysql.tls` (the provider's modes). @default none (Grafana's default) */
+    databaseTls?: MysqlTls;
     /** The Live Redis: its address on the overlay and the Docker secret holding its password. */
     liveRedis: { address: string; passwordSecret: docker.Secret };
     /** Overlay networks (ids) the service joins: the proxy's and the data network. */
@@ -263,6 +270,7 @@ export class GrafanaTenant extends pulumi.ComponentResource {
             userId: args.userId,
             domain: args.domain,
             databaseHost: args.databaseHost,
+            databaseTls: args.databaseTls,
             databaseName: args.store.databaseName,
             databaseUser: args.store.username,
             redisAddress: args.liveRedis.address,

@@ -12,7 +12,7 @@ import { LiveRedis } from "./liveRedis";
 import { Monitoring, type MonitoringArgs } from "./monitoring";
 import { tenantServiceName, tenantUrl } from "./naming";
 import { imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./releaseChannels";
-import type { GrafanaDefaults, MysqlSettings, ProxySettings, RedisSettings } from "./stackConfig";
+import type { GrafanaDefaults, MysqlSettings, MysqlTls, ProxySettings, RedisSettings } from "./stackConfig";
 import { Swarm, type SwarmArgs } from "./swarm";
 import { TenantDatabase } from "./tenantDatabase";
 import { settingsProblemLines } from "./tenantSettings";
@@ -210,6 +210,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                     datasources: user.datasources ? { list: user.datasources, secrets: args.userSecrets?.[id] } : undefined,
                     store,
                     databaseHost: database.grafanaHost,
+                    databaseTls: database.tls,
                     liveRedis,
                     networkIds: [this.swarm.proxyNetwork.id, this.swarm.dataNetwork.id],
                     jwtAuth,
@@ -276,14 +277,14 @@ export class PugPlatform extends pulumi.ComponentResource {
         networkIds: pulumi.Input<string>[],
         managerAddress: string | undefined,
         opts: pulumi.ComponentResourceOptions,
-    ): { provider: mysql.Provider; grafanaHost: string } {
+    ): { provider: mysql.Provider; grafanaHost: string; tls?: MysqlTls } {
         if (settings.mode === "external") {
             const provider = new mysql.Provider(
                 `${name}-mysql`,
                 { endpoint: settings.endpoint, username: settings.username, password: settings.password, tls: settings.tls },
                 { parent: this },
             );
-            return { provider, grafanaHost: settings.grafanaHost ?? settings.endpoint };
+            return { provider, grafanaHost: settings.grafanaHost ?? settings.endpoint, tls: settings.tls };
         }
         const embedded = new EmbeddedMysql(
             `${name}-mysql`,

@@ -83,13 +83,27 @@ export const monitoringSchema = z.strictObject({
     grafanaRootUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").optional(),
 });
 
+/**
+ * What the mysql provider takes as `tls`, and nothing else (it refuses `preferred` only at
+ * `pulumi up`, after other resources changed). A YAML boolean reads as its string. Grafana's
+ * `[database] ssl_mode` takes the same three values, so both connections get the same.
+ */
+const MYSQL_TLS_MODES = ["true", "false", "skip-verify"] as const;
+export type MysqlTls = (typeof MYSQL_TLS_MODES)[number];
+const mysqlTlsSchema = z
+    .union([z.boolean(), z.string()])
+    .transform((v) => String(v))
+    .refine((v): v is MysqlTls => (MYSQL_TLS_MODES as readonly string[]).includes(v), {
+        error: (iss) => `must be true, false or skip-verify, what the mysql provider takes (got ${JSON.stringify(iss.input)})`,
+    });
+
 /** `pug:mysql` with `endpoint`: an external MySQL server. */
 export const externalMysqlSchema = z.strictObject({
     endpoint: hostPort,
     username: z.string({ error: "is required with endpoint" }).min(1, "is required with endpoint"),
     password: z.string({ error: "is required with endpoint (set it with `pulumi config set --secret --path pug:mysql.password`)" }).min(1),
-    /** The mysql provider's TLS mode for this server. */
-    tls: z.enum(["true", "false", "skip-verify", "preferred"]).optional(),
+    /** TLS to this server, for the mysql provider and for every Grafana alike. */
+    tls: mysqlTlsSchema.optional(),
     /** host:port Grafana uses, when it differs from the endpoint `pulumi up` uses. */
     grafanaHost: hostPort.optional(),
 });
@@ -205,7 +219,7 @@ export type GrafanaDefaults = z.output<typeof grafanaDefaultsSchema>;
 export type MonitoringSettings = z.output<typeof monitoringSchema>;
 
 export type MysqlSettings =
-    | { mode: "external"; endpoint: string; username: string; password: pulumi.Output<string>; tls?: string; grafanaHost?: string }
+    | { mode: "external"; endpoint: string; username: string; password: pulumi.Output<string>; tls?: MysqlTls; grafanaHost?: string }
     | { mode: "embedded"; image?: string; publishedPort?: number; memoryLimitMb?: number };
 export type RedisSettings =
     | { mode: "external"; address: string; password: pulumi.Output<string> }

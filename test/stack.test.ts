@@ -50,6 +50,7 @@ describe("dev stack (local engine, embedded MySQL and Redis)", async () => {
         expect(provider.secretPaths).toContain("password");
         expect(redis.inputs.mode.replicated.replicas).toBe(1);
         expect(envOf(run, "alice").GF_DATABASE_HOST).toBe("pug-mysql:3306");
+        expect(envOf(run, "alice")).not.toHaveProperty("GF_DATABASE_SSL_MODE");
         expect(envOf(run, "alice").GF_LIVE_HA_ENGINE_ADDRESS).toBe("pug-live-redis:6379");
     });
 
@@ -112,6 +113,8 @@ describe("prod stack (remote manager, external MySQL and Redis)", async () => {
         expect(provider.inputs).toMatchObject({ endpoint: "mysql.example.internal:3306", username: "pug_admin", tls: "true" });
         expect(provider.secretPaths).toContain("password");
         expect(envOf(run, "acme").GF_DATABASE_HOST).toBe("mysql.example.internal:3306");
+        // Grafana's own connection is as encrypted as the provider's
+        expect(envOf(run, "acme").GF_DATABASE_SSL_MODE).toBe("true");
         expect(envOf(run, "acme").GF_LIVE_HA_ENGINE_ADDRESS).toBe("redis.example.internal:6379");
         const redisSecret = run.resources.find((r) => r.type === "docker:index/secret:Secret" && r.inputs.name.startsWith("pug-live-redis-password-"))!;
         expect(redisSecret.secretPaths).toContain("data");
