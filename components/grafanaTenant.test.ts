@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { ACME_ENVIRONMENT_SPEC } from "../test/harness/grafanaSpecs";
 import { setupPulumiMocks, settled, type MockSetup } from "../test/harness/pulumiMocks";
 import type * as tenantModule from "./grafanaTenant";
 
@@ -17,15 +18,7 @@ beforeAll(async () => {
     ({ datasourceSchema } = await import("./datasources"));
 });
 
-const baseSpec = {
-    userId: "acme",
-    domain: "metrics.example.com",
-    databaseHost: "pug-mysql:3306",
-    databaseName: "grafana_acme",
-    databaseUser: "grafana_acme",
-    redisAddress: "pug-live-redis:6379",
-    liveMaxConnections: 200,
-};
+const baseSpec = ACME_ENVIRONMENT_SPEC;
 
 describe("grafanaEnvironment", () => {
     it("serves the user's Grafana under https://DOMAIN/<id>/grafana/", () => {

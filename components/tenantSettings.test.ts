@@ -5,20 +5,13 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ACME_ENVIRONMENT_SPEC } from "../test/harness/grafanaSpecs";
 import { grafanaEnvironment } from "./grafanaTenant";
 import { platformProblems } from "./pugPlatform";
 import { parseUserList } from "./users";
 import { InvalidInputError } from "./validation";
 
-const spec = {
-    userId: "acme",
-    domain: "metrics.example.com",
-    databaseHost: "pug-mysql:3306",
-    databaseName: "grafana_acme",
-    databaseUser: "grafana_acme",
-    redisAddress: "pug-live-redis:6379",
-    liveMaxConnections: 200,
-};
+const spec = ACME_ENVIRONMENT_SPEC;
 
 type Settings = Record<string, Record<string, string | number | boolean>>;
 
