@@ -43,6 +43,7 @@ export default async function main() {
 
     const platform = new PugPlatform("pug", {
         domain: settings.domain,
+        urlMode: settings.urlMode,
         users,
         restoredUsers: lifecycle.restoreUsers,
         swarm: settings.docker,

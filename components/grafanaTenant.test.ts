@@ -28,6 +28,26 @@ describe("grafanaEnvironment", () => {
         expect(env.GF_LIVE_ALLOWED_ORIGINS).toBe("https://metrics.example.com");
     });
 
+    it("in subdomain mode, serves the user's Grafana at https://<id>.DOMAIN/, an origin of its own", () => {
+        const env = mod.grafanaEnvironment({ ...baseSpec, urlMode: "subdomain" });
+        expect(env.GF_SERVER_ROOT_URL).toBe("https://acme.metrics.example.com/");
+        expect(env.GF_SERVER_DOMAIN).toBe("acme.metrics.example.com");
+        expect(env.GF_SERVER_SERVE_FROM_SUB_PATH).toBe("false");
+        expect(env.GF_LIVE_ALLOWED_ORIGINS).toBe("https://acme.metrics.example.com");
+    });
+
+    it("in path mode, lets a user's pages fetch, connect and post only under the user's own path", () => {
+        const env = mod.grafanaEnvironment(baseSpec);
+        expect(env.GF_SECURITY_CONTENT_SECURITY_POLICY).toBe("true");
+        // Grafana puts root_url without its scheme in $ROOT_PATH: metrics.example.com/acme/grafana/
+        const directives = Object.fromEntries(env.GF_SECURITY_CONTENT_SECURITY_POLICY_TEMPLATE.split(";").filter(Boolean).map((d) => [d.trim().split(" ")[0], d.trim().split(" ").slice(1)]));
+        expect(directives["connect-src"]).toEqual(["http://$ROOT_PATH", "ws://$ROOT_PATH", "grafana.com"]);
+        expect(directives["form-action"]).toEqual(["http://$ROOT_PATH"]);
+        expect(directives["frame-ancestors"]).toEqual(["'none'"]);
+        expect(JSON.stringify(directives)).not.toContain("'self' ws:");
+        expect(mod.grafanaEnvironment({ ...baseSpec, urlMode: "subdomain" })).not.toHaveProperty("GF_SECURITY_CONTENT_SECURITY_POLICY");
+    });
+
     it("points Grafana at the user's own MySQL database, password by file only", () => {
         const env = mod.grafanaEnvironment(baseSpec);
         expect(env).toMatchObject({

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { datasourceProvisioning, type TenantDatasources } from "./datasources";
 import { configMount, hashedSecret, secretMount, secretPath } from "./dockerObjects";
-import { DEFAULT_JWT_HEADER, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl } from "./naming";
+import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./naming";
 import type { MysqlTls } from "./stackConfig";
 import type { EndpointMode } from "./swarm";
 import type { GrafanaSettings, Theme } from "./users";
@@ -51,7 +51,33 @@ export interface GrafanaEnvironmentSpec {
     settings?: GrafanaSettings;
     /** Sign-in with the platform's JWTs (front proxy in jwt mode). */
     jwt?: GrafanaJwtSpec;
+    /** Where the Grafana is served (see UrlMode). @default "path" */
+    urlMode?: UrlMode;
 }
+
+/**
+ * Grafana's default content security policy (12.0), narrowed for path mode, where every user's
+ * Grafana shares one origin: a page may fetch, open WebSockets to and post forms only under its
+ * own user's path (`$ROOT_PATH` is root_url without its scheme, e.g. DOMAIN/acme/grafana/; a
+ * source ending in `/` matches that path and below, and `http:`/`ws:` sources match `https:`/
+ * `wss:` too), and may be framed by no one. So a script that runs in one user's Grafana cannot
+ * call another user's API with the cookies the browser holds for it. It narrows, but is no
+ * boundary (a script can still open another user's page in a window of the same origin): that is
+ * subdomain mode.
+ */
+export const PATH_MODE_CSP_TEMPLATE = [
+    "script-src 'self' 'unsafe-eval' 'unsafe-inline' 'strict-dynamic' $NONCE",
+    "object-src 'none'",
+    "font-src 'self'",
+    "style-src 'self' 'unsafe-inline' blob:",
+    "img-src * data:",
+    "base-uri 'self'",
+    "connect-src http://$ROOT_PATH ws://$ROOT_PATH grafana.com",
+    "manifest-src 'self'",
+    "media-src 'none'",
+    "form-action http://$ROOT_PATH",
+    "frame-ancestors 'none'",
+].join(";") + ";";
 
 /** How a user's Grafana reads the platform's JWTs, which the front proxy passes in jwt mode. */
 export interface GrafanaJwtSpec {
@@ -91,11 +117,16 @@ export function grafanaEnvironment(spec: GrafanaEnvironmentSpec): Record<string,
     const prefix = tenantRedisPrefix(spec.userId);
     const overrides = settingsEnvironment(owner, spec.settings);
     const file = (purpose: keyof typeof GRAFANA_SECRET_FILES) => secretPath(GRAFANA_SECRET_FILES[purpose]);
+    const mode = spec.urlMode ?? "path";
+    const host = tenantHost(spec.domain, spec.userId, mode);
     return {
         ...overrides,
-        GF_SERVER_DOMAIN: spec.domain,
-        GF_SERVER_ROOT_URL: tenantUrl(spec.domain, spec.userId),
-        GF_SERVER_SERVE_FROM_SUB_PATH: "true",
+        GF_SERVER_DOMAIN: host,
+        GF_SERVER_ROOT_URL: tenantUrl(spec.domain, spec.userId, mode),
+        GF_SERVER_SERVE_FROM_SUB_PATH: String(mode === "path"),
+        // Grafana's cookies already carry root_url's path (so each user's session cookie goes to
+        // that user's path only); what a page may reach is narrowed by the policy.
+        ...(mode === "path" ? { GF_SECURITY_CONTENT_SECURITY_POLICY: "true", GF_SECURITY_CONTENT_SECURITY_POLICY_TEMPLATE: PATH_MODE_CSP_TEMPLATE } : {}),
 
         GF_DATABASE_TYPE: "mysql",
         GF_DATABASE_HOST: spec.databaseHost,
@@ -117,7 +148,7 @@ export function grafanaEnvironment(spec: GrafanaEnvironmentSpec): Record<string,
         GF_LIVE_HA_ENGINE_PASSWORD__FILE: file("liveRedisPassword"),
         GF_LIVE_HA_PREFIX: prefix,
         GF_LIVE_MAX_CONNECTIONS: String(spec.liveMaxConnections),
-        GF_LIVE_ALLOWED_ORIGINS: `https://${spec.domain}`,
+        GF_LIVE_ALLOWED_ORIGINS: `https://${host}`,
 
         // Alerting HA over the same Redis, so three replicas send each notification once.
         GF_UNIFIED_ALERTING_HA_REDIS_ADDRESS: spec.redisAddress,
@@ -175,8 +206,10 @@ export const GRAFANA_ROLLBACK_POLICY = {
 export interface GrafanaTenantArgs {
     /** The user's id: names the service (`grafana-<id>`), the URL path and the Redis prefix. */
     userId: string;
-    /** Public host: the Grafana is served at https://<domain>/<id>/grafana/. */
+    /** Public host: the Grafana is served at https://<domain>/<id>/grafana/ (or https://<id>.<domain>/, see urlMode). */
     domain: string;
+    /** Where the Grafana is served (see UrlMode). @default "path" */
+    urlMode?: UrlMode;
     /** The Grafana image (official image, or one built from it with plugins baked in). */
     image: pulumi.Input<string>;
     /** Credentials the Swarm pulls `image` with (a private registry). @default none: the nodes' own docker login */
@@ -278,10 +311,11 @@ export class GrafanaTenant extends pulumi.ComponentResource {
             theme: args.theme,
             settings: args.settings,
             jwt: args.jwtAuth,
+            urlMode: args.urlMode,
         });
         super("pug:grafana:GrafanaTenant", name, {}, opts);
         this.serviceName = tenantServiceName(args.userId);
-        this.url = tenantUrl(args.domain, args.userId);
+        this.url = tenantUrl(args.domain, args.userId, args.urlMode);
 
         const secret = (purpose: "databasePassword" | "adminPassword" | "secretKey", short: "db" | "admin" | "key", value: pulumi.Input<string>) =>
             hashedSecret(`${name}-${GRAFANA_SECRET_FILES[purpose]}`, tenantObjectName(args.userId, short), value, { parent: this });

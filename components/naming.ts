@@ -54,14 +54,27 @@ export function tenantRedisPrefix(userId: string): string {
     return `pug-${userId}`;
 }
 
+/**
+ * Where users' Grafanas are served. `path` (the default, the URLs users know):
+ * `https://DOMAIN/<id>/grafana/`, every user under one browser origin. `subdomain`:
+ * `https://<id>.DOMAIN/`, one origin per user, so the browser itself keeps one user's pages from
+ * another's (needs a wildcard DNS name and certificate).
+ */
+export type UrlMode = "path" | "subdomain";
+
+/** The public host (with DOMAIN's port, if it has one) of a user's Grafana. */
+export function tenantHost(domain: string, userId: string, mode: UrlMode = "path"): string {
+    return mode === "subdomain" ? `${userId}.${domain}` : domain;
+}
+
 /** The public path a user's Grafana is served under, with both slashes. */
-export function tenantPath(userId: string): string {
-    return `/${userId}/grafana/`;
+export function tenantPath(userId: string, mode: UrlMode = "path"): string {
+    return mode === "subdomain" ? "/" : `/${userId}/grafana/`;
 }
 
 /** The public URL of a user's Grafana; also Grafana's root_url. */
-export function tenantUrl(domain: string, userId: string): string {
-    return `https://${domain}${tenantPath(userId)}`;
+export function tenantUrl(domain: string, userId: string, mode: UrlMode = "path"): string {
+    return `https://${tenantHost(domain, userId, mode)}${tenantPath(userId, mode)}`;
 }
 
 /** The header a user's Grafana reads the platform's JWT from ([auth.jwt] header_name), unless configured otherwise. */

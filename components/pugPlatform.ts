@@ -10,7 +10,7 @@ import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySetting
 import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, type GrafanaTenantArgs } from "./grafanaTenant";
 import { LiveRedis } from "./liveRedis";
 import { Monitoring, type MonitoringArgs } from "./monitoring";
-import { tenantServiceName, tenantUrl } from "./naming";
+import { tenantServiceName, tenantUrl, type UrlMode } from "./naming";
 import { imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./releaseChannels";
 import type { GrafanaDefaults, MysqlSettings, MysqlTls, ProxySettings, RedisSettings } from "./stackConfig";
 import { Swarm, type SwarmArgs } from "./swarm";
@@ -20,8 +20,10 @@ import { checkRestores } from "./userLifecycle";
 import type { UserRecord } from "./users";
 
 export interface PugPlatformArgs {
-    /** Public host: user `<id>` is served at https://<domain>/<id>/grafana/. */
+    /** Public host: user `<id>` is served at https://<domain>/<id>/grafana/ (or https://<id>.<domain>/, see urlMode). */
     domain: string;
+    /** Where users' Grafanas are served: under a path of one origin, or one origin each (see UrlMode). @default "path" */
+    urlMode?: UrlMode;
     /** The users, validated (see `parseUserList`). Inactive users keep their database, not their service. */
     users: UserRecord[];
     /** The Swarm manager and its networks. @default the local engine, unencrypted networks */
@@ -181,7 +183,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                 { parent: this, providers: { mysql: database.provider } },
             );
             if (!user.active) continue;
-            this.urls[user.id] = tenantUrl(args.domain, user.id);
+            this.urls[user.id] = tenantUrl(args.domain, user.id, args.urlMode);
             this.serviceNames[user.id] = tenantServiceName(user.id);
         }
 
@@ -202,6 +204,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                     ...grafana,
                     userId: id,
                     domain: args.domain,
+                    urlMode: args.urlMode,
                     image,
                     registryAuth: registry?.username ? { server: registryServer(registry.repository), username: registry.username, password: registry.password } : undefined,
                     replicas: user.replicas ?? grafana.replicas,
@@ -225,7 +228,13 @@ export class PugPlatform extends pulumi.ComponentResource {
         // Routes the active users only: an inactive user's path answers 404.
         this.proxy = new FrontProxy(
             `${name}-proxy`,
-            { ...frontProxyArgs(proxySettings, proxyScraped(args.monitoring)), userIds: [...active.keys()], networkIds: [this.swarm.proxyNetwork.id], endpointMode: this.swarm.endpointMode },
+            {
+                ...frontProxyArgs(proxySettings, proxyScraped(args.monitoring)),
+                userIds: [...active.keys()],
+                urls: args.urlMode === "subdomain" ? { mode: "subdomain", domain: args.domain } : { mode: "path" },
+                networkIds: [this.swarm.proxyNetwork.id],
+                endpointMode: this.swarm.endpointMode,
+            },
             swarmManaged,
         );
 
@@ -236,6 +245,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                 {
                     ...monitoring,
                     users: Object.keys(this.grafanas),
+                    urlMode: args.urlMode,
                     // Prometheus reaches every user's replicas, and the proxy, on the proxy network.
                     networkIds: [this.swarm.proxyNetwork.id],
                     endpointMode: this.swarm.endpointMode,

@@ -10,6 +10,7 @@ import { channelRegistryProblems, channelsSchema, imageSettingsIssues } from "./
 import { ADDRESS_OR_CIDR, ENDPOINT_URL, HEADER_NAME, LIVE_PING_INTERVAL_SECONDS } from "./nginxConfig";
 import { dockerHostProblem } from "./swarm";
 import { swarmNodesProblem, type SwarmNode } from "./swarmNodes";
+import type { UrlMode } from "./naming";
 import { USER_ID_PATTERN } from "./users";
 import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, problemCollector } from "./validation";
 
@@ -24,6 +25,11 @@ const wholeAtLeast = (min: number) => z.number().int(`must be a whole number >= 
 const port = wholeAtLeast(1).max(65535, "must be a port number (1-65535)");
 const ipAddress = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+:[0-9a-f:.]*)$/i, "must be an IP address");
 const duration = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, "must be a duration such as 15s, 5m or 15d");
+
+/** `pug:urlMode`: `path` (the default) or `subdomain`, see UrlMode. */
+const urlModeSchema = z.enum(["path", "subdomain"], {
+    error: 'must be "path" (https://DOMAIN/<id>/grafana/, the default) or "subdomain" (https://<id>.DOMAIN/)',
+});
 
 /** One entry of `pug:docker.nodes`: a bare host PUG makes a Swarm node of. */
 export const swarmNodeSchema = z.strictObject({
@@ -228,6 +234,8 @@ export type RedisSettings =
 /** The stack's settings, validated; secrets wrapped as Pulumi secrets. */
 export interface StackSettings {
     domain: string;
+    /** `pug:urlMode`: where users' Grafanas are served. */
+    urlMode: UrlMode;
     docker: DockerSettings;
     mysql: MysqlSettings;
     redis: RedisSettings;
@@ -293,6 +301,7 @@ export function readStackSettings(config: pulumi.Config): StackSettings {
         if (value === undefined) throw new InvalidInputError([`${key("domain")}: is required (the public host, e.g. grafana.example.com)`]);
         return parseOrThrow(hostName, key("domain"), value);
     });
+    const urlMode = attempt(() => parseOrThrow(urlModeSchema, key("urlMode"), config.get("urlMode") ?? "path"));
     const docker = attempt((): DockerSettings => {
         const v = parseOrThrow(dockerConfigSchema, key("docker"), readObject(config, "docker") ?? {});
         return { ...v, nodes: v.nodes?.map((n) => ({ ...n, privateKey: n.privateKey === undefined ? undefined : pulumi.secret(n.privateKey) })) };
@@ -325,5 +334,5 @@ export function readStackSettings(config: pulumi.Config): StackSettings {
     const proxy = attempt(() => parseOrThrow(proxySettingsSchema, key("proxy"), readObject(config, "proxy") ?? {}));
 
     throwIfAny();
-    return { domain: domain!, docker: docker!, mysql: mysql!, redis: redis!, grafana: grafana!, registry, userSecrets: userSecrets!, monitoring: monitoring!, proxy: proxy! };
+    return { domain: domain!, urlMode: urlMode!, docker: docker!, mysql: mysql!, redis: redis!, grafana: grafana!, registry, userSecrets: userSecrets!, monitoring: monitoring!, proxy: proxy! };
 }

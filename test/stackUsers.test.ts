@@ -212,6 +212,30 @@ describe("the mass-removal guard in the stack program", () => {
     });
 });
 
+describe("subdomain mode (pug:urlMode)", () => {
+    it("gives every user an origin of their own, through the proxy, the monitoring and the outputs", async () => {
+        const { outputs, error } = await run({ "pug:urlMode": "subdomain", "pug:users": [{ id: "acme" }, { id: "globex" }] });
+        expect(error).toBeUndefined();
+        expect(outputs?.urls).toEqual({ acme: "https://acme.grafana.test/", globex: "https://globex.grafana.test/" });
+        const acme = mocks.ofType(SERVICE).find((s) => s.inputs.name === "grafana-acme")!;
+        expect(acme.inputs.taskSpec.containerSpec.env.GF_SERVER_ROOT_URL).toBe("https://acme.grafana.test/");
+        const config = (prefix: string) =>
+            mocks
+                .ofType("docker:index/serviceConfig:ServiceConfig")
+                .filter((c) => (c.inputs.name as string).startsWith(prefix))
+                .map((c) => Buffer.from(c.inputs.data as string, "base64").toString("utf8"))[0];
+        expect(config("pug-proxy-nginx-conf")).toContain("map $host $pug_user");
+        expect(config("pug-prometheus-config")).toContain("metrics_path: /metrics");
+    });
+
+    it("keeps path mode the default, and refuses another mode", async () => {
+        expect((await run({ "pug:users": [{ id: "acme" }] })).outputs?.urls).toEqual({ acme: "https://grafana.test/acme/grafana/" });
+        const { error } = await run({ "pug:urlMode": "subdomains", "pug:users": [{ id: "acme" }] });
+        expect(error?.message).toContain('pug:urlMode: value: must be "path" (https://DOMAIN/<id>/grafana/, the default) or "subdomain" (https://<id>.DOMAIN/)');
+        expect(mocks.resources).toEqual([]);
+    });
+});
+
 describe("a user's lifecycle", () => {
     it("deactivated: the service goes, the database, DB user and grant stay declared and retained", async () => {
         const { outputs, error } = await run({ "pug:users": [{ id: "acme" }, { id: "initech", active: false }] }, { previous: ["acme", "initech"] });
