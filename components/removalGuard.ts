@@ -71,7 +71,8 @@ export function checkRemovals(check: RemovalCheck): RemovalVerdict {
     const previous = [...new Set(check.previous)];
     const next = new Set(check.next);
     const nextInactive = new Set(check.nextInactive ?? []);
-    const previousActive = check.previousActive ? previous.filter((id) => check.previousActive!.includes(id)) : previous;
+    const wasActive = check.previousActive && new Set(check.previousActive);
+    const previousActive = wasActive ? previous.filter((id) => wasActive.has(id)) : previous;
     const removed = previous.filter((id) => !next.has(id));
     const deactivated = previousActive.filter((id) => next.has(id) && nextInactive.has(id));
     const gone = [...removed, ...deactivated];

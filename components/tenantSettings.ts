@@ -92,7 +92,7 @@ export function settingsProblems(settings: Record<string, Record<string, unknown
             }
             const earlier = firstSpelling.get(env);
             if (earlier !== undefined) problem(`sets ${env} again (as settings.${earlier} does): write it once`);
-            firstSpelling.set(env, `${section}.${key}`);
+            else firstSpelling.set(env, `${section}.${key}`);
             // Grafana expands `$__file{...}`, `$__env{...}` and `${VAR}` in every setting: a value
             // could read the container's secret files (the Live Redis password is shared by all users).
             if (typeof value === "string" && value.includes("$")) problem(`must not contain "$": Grafana would expand it ($__file{...} reads files in the container)`);
