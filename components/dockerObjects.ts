@@ -86,3 +86,12 @@ export function configMount(
 export function secretPath(fileName: string): string {
     return `/run/secrets/${fileName}`;
 }
+
+/**
+ * A task's attachments to overlay networks, by network id. The docker provider reads back only a
+ * network's `id`: `name` (deprecated, and ForceNew) never matches what it reads, so a service
+ * attached by `name` would be replaced on every `pulumi up`.
+ */
+export function networkAttachments(networkIds: pulumi.Input<pulumi.Input<string>[]>): pulumi.Output<docker.types.input.ServiceTaskSpecNetworksAdvanced[]> {
+    return pulumi.output(networkIds).apply((ids) => ids.map((id) => ({ id })));
+}

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hashedSecret, secretMount, secretPath } from "./dockerObjects";
+import { hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
 import { safePassword } from "./tenantDatabase";
 
@@ -78,7 +78,7 @@ export class EmbeddedMysql extends pulumi.ComponentResource {
                         },
                         stopGracePeriod: "60s",
                     },
-                    networksAdvanceds: args.networkIds.map((id) => ({ name: id })),
+                    networksAdvanceds: networkAttachments(args.networkIds),
                     placement: { constraints: args.placementConstraints ?? ["node.role == manager"] },
                     resources: { limits: { memoryBytes: (args.memoryLimitMb ?? 1024) * 1024 * 1024 } },
                     restartPolicy: { condition: "any", delay: "5s" },

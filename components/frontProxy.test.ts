@@ -52,7 +52,7 @@ describe("FrontProxy", () => {
         expect(service.inputs.mode.replicated.replicas).toBe(2);
         expect(service.inputs.endpointSpec.ports).toEqual([{ targetPort: proxy.PROXY_LISTEN_PORT, publishedPort: 80, publishMode: "host", protocol: "tcp" }]);
         expect(service.inputs.taskSpec.placement.maxReplicas).toBe(1);
-        expect(service.inputs.taskSpec.networksAdvanceds).toEqual([{ name: "proxy-net-id" }]);
+        expect(service.inputs.taskSpec.networksAdvanceds).toEqual([{ id: "proxy-net-id" }]);
     });
 
     it("updates start-first one task at a time, stops with SIGQUIT and a grace period, checks /healthz", async () => {

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { configMount, hashedConfig } from "./dockerObjects";
+import { configMount, hashedConfig, networkAttachments } from "./dockerObjects";
 import { GRAFANA_PORT } from "./grafanaTenant";
 import { DEFAULT_JWT_HEADER } from "./naming";
 import type { EndpointMode } from "./swarm";
@@ -174,7 +174,7 @@ export class FrontProxy extends pulumi.ComponentResource {
                         stopSignal: "SIGQUIT",
                         stopGracePeriod: args.stopGracePeriod ?? "30s",
                     },
-                    networksAdvanceds: pulumi.output(args.networkIds).apply((ids) => ids.map((id) => ({ name: id }))),
+                    networksAdvanceds: networkAttachments(args.networkIds),
                     // Two tasks on one node would both need the node's published port.
                     placement: { constraints: args.placementConstraints, maxReplicas: 1 },
                     resources: { limits: { memoryBytes: (args.memoryLimitMb ?? 512) * 1024 * 1024 } },

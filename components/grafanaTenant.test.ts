@@ -156,7 +156,7 @@ describe("GrafanaTenant", () => {
         const svc = mocks.one(SERVICE, "acme").inputs;
         expect(svc.name).toBe("grafana-acme");
         expect(svc.mode.replicated.replicas).toBe(3);
-        expect(svc.taskSpec.networksAdvanceds).toEqual([{ name: "proxy-net-id" }, { name: "data-net-id" }]);
+        expect(svc.taskSpec.networksAdvanceds).toEqual([{ id: "proxy-net-id" }, { id: "data-net-id" }]);
         expect(svc.labels).toContainEqual({ label: "pug.user", value: "acme" });
         expect(svc.taskSpec.containerSpec.labels).toContainEqual({ label: "pug.user", value: "acme" });
     });

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { datasourceProvisioning, type TenantDatasources } from "./datasources";
-import { configMount, hashedSecret, secretMount, secretPath } from "./dockerObjects";
+import { configMount, hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
 import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./naming";
 import type { MysqlTls } from "./stackConfig";
 import type { EndpointMode } from "./swarm";
@@ -363,7 +363,7 @@ export class GrafanaTenant extends pulumi.ComponentResource {
                         },
                         stopGracePeriod: "30s",
                     },
-                    networksAdvanceds: pulumi.output(args.networkIds).apply((ids) => ids.map((id) => ({ name: id }))),
+                    networksAdvanceds: networkAttachments(args.networkIds),
                     placement: {
                         constraints: args.placementConstraints,
                         prefs: [`spread=${args.spreadOver ?? "node.labels.zone"}`],

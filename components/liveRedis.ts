@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hashedSecret, secretMount, secretPath } from "./dockerObjects";
+import { hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
 import { safePassword } from "./tenantDatabase";
 
@@ -84,7 +84,7 @@ export class LiveRedis extends pulumi.ComponentResource {
                         secrets: [secretMount(this.passwordSecret, PASSWORD_FILE, uid)],
                         healthcheck: { tests: liveRedisHealthCheck(passwordFile), interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
                     },
-                    networksAdvanceds: args.networkIds.map((id) => ({ name: id })),
+                    networksAdvanceds: networkAttachments(args.networkIds),
                     resources: { limits: { memoryBytes: memoryLimitMb * 1024 * 1024 } },
                     restartPolicy: { condition: "any", delay: "2s" },
                 },

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { configMount, hashedConfig, hashedSecret, secretMount, secretPath } from "./dockerObjects";
+import { configMount, hashedConfig, hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
 import { DEFAULT_PROXY_SERVICE_NAME, PROXY_STATUS_PORT } from "./frontProxy";
 import { DEFAULT_GRAFANA_IMAGE, GRAFANA_PORT } from "./grafanaTenant";
 import { tenantPath, tenantServiceName, type UrlMode } from "./naming";
@@ -139,7 +139,7 @@ export class Monitoring extends pulumi.ComponentResource {
         if (duplicate) throw new Error(`Monitoring ${name}: user "${duplicate}" appears twice`);
         super("pug:monitoring:Monitoring", name, {}, opts);
 
-        const networks = pulumi.output(args.networkIds).apply((ids) => ids.map((id) => ({ name: id })));
+        const networks = networkAttachments(args.networkIds);
         const restartPolicy = { condition: "any", delay: "5s" };
         const endpointMode = args.endpointMode ?? "vip";
 

@@ -71,7 +71,7 @@ describe("dev stack (local engine, embedded MySQL and Redis)", async () => {
     it("joins every Grafana to both overlay networks by id, never by name", () => {
         const networkIds = run.resources.filter((r) => r.type === "docker:index/network:Network").map((r) => `${r.name}-id`);
         for (const svc of grafanaServices(run)) {
-            expect(svc.inputs.taskSpec.networksAdvanceds.map((n: any) => n.name).sort()).toEqual(networkIds.sort());
+            expect(svc.inputs.taskSpec.networksAdvanceds.map((n: any) => n.id).sort()).toEqual(networkIds.sort());
         }
     });
 

@@ -45,7 +45,7 @@ describe("serviceRequest on the dev stack's services", async () => {
         const declared = grafana.inputs.taskSpec.containerSpec.secrets.find((s: any) => s.fileName === "grafana-db-password");
         expect(db).toEqual({ File: { Name: "grafana-db-password", UID: "472", GID: "472", Mode: 0o400 }, SecretID: `engine-secret-${declared.secretId}`, SecretName: declared.secretName });
         expect(container.HealthCheck).toMatchObject({ Interval: 10e9, Timeout: 5e9, Retries: 3, StartPeriod: 90e9 });
-        expect(spec.TaskTemplate.Networks.map((n: any) => n.Target)).toEqual(grafana.inputs.taskSpec.networksAdvanceds.map((n: any) => `engine-network-${n.name}`));
+        expect(spec.TaskTemplate.Networks.map((n: any) => n.Target)).toEqual(grafana.inputs.taskSpec.networksAdvanceds.map((n: any) => `engine-network-${n.id}`));
     });
 
     it("keeps the rolling-update policy, placement and endpoint mode", () => {

@@ -136,8 +136,8 @@ export function serviceRequest(inputs: Record<string, any>, idOf: IdOf): Service
                 Sysctls: c.sysctl,
             },
             Networks: task.networksAdvanceds?.map((n: any, i: number) => {
-                fields(n, `Service.taskSpec.networksAdvanceds[${i}]`, ["name", "aliases"]);
-                return { Target: idOf("network", n.name), Aliases: n.aliases };
+                fields(n, `Service.taskSpec.networksAdvanceds[${i}]`, ["id", "aliases"]);
+                return { Target: idOf("network", n.id), Aliases: n.aliases };
             }),
             Placement: placement && {
                 Constraints: placement.constraints,
