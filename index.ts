@@ -11,6 +11,7 @@ import {
     checkRestores,
     InvalidInputError,
     loadUsers,
+    previousActiveIds,
     previousTenantIds,
     PugPlatform,
     readStackSettings,
@@ -28,18 +29,26 @@ async function main() {
     const settings = readStackSettings(config);
     const lifecycle = readUserLifecycleSettings(config);
     const source = readUserSourceConfig(config, "users", { log: (m) => pulumi.log.warn(m) });
-    const users = await loadUsers(source);
+    const users = await loadUsers(source, { maxReplicas: settings.grafana.maxReplicas });
     const ids = users.map((u) => u.id);
 
     const previous = await lastUpdateTenants();
-    const restores = checkRestores(lifecycle.restoreUsers, ids, previous);
+    const restores = checkRestores(lifecycle.restoreUsers, ids, previous.ids);
     if (restores.problems.length) throw new InvalidInputError(restores.problems.map((p) => `pug:restoreUsers: ${p}`));
-    const verdict = checkRemovals({ previous, next: ids, source: source.describe(), allowance: lifecycle.allowRemovals });
+    const verdict = checkRemovals({
+        previous: previous.ids,
+        previousActive: previous.activeIds,
+        next: ids,
+        nextInactive: users.filter((u) => !u.active).map((u) => u.id),
+        source: source.describe(),
+        allowance: lifecycle.allowRemovals,
+    });
     if (verdict.refusal) throw new InvalidInputError([verdict.refusal]);
     for (const warning of [...verdict.warnings, ...restores.warnings.map((w) => `pug:restoreUsers: ${w}`)]) pulumi.log.warn(warning);
 
     const platform = new PugPlatform("pug", {
         domain: settings.domain,
+        urlMode: settings.urlMode,
         users,
         restoredUsers: lifecycle.restoreUsers,
         swarm: settings.docker,
@@ -54,6 +63,8 @@ async function main() {
 
     return {
         tenants: platform.tenants,
+        // the guard's record of whose Grafana runs: deactivating many users is refused like removing them
+        activeTenants: platform.activeTenants,
         urls: platform.urls,
         serviceNames: platform.serviceNames,
         // what each user's Grafana runs: the release runbook reads it before and after an upgrade
@@ -67,13 +78,16 @@ async function main() {
 }
 
 /**
- * The user ids this stack's last update exported, read through a reference to the stack itself;
- * undefined on a first deployment.
+ * The user ids this stack's last update exported, and which of them were active, read through a
+ * reference to the stack itself; undefined ids on a first deployment.
  */
-async function lastUpdateTenants(): Promise<string[] | undefined> {
+async function lastUpdateTenants(): Promise<{ ids?: string[]; activeIds?: string[] }> {
     const self = new pulumi.StackReference("pug-last-update", {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
-    const details = await self.getOutputDetails("tenants");
-    return previousTenantIds(details.value ?? details.secretValue);
+    const output = async (name: string) => {
+        const details = await self.getOutputDetails(name);
+        return details.value ?? details.secretValue;
+    };
+    return { ids: previousTenantIds(await output("tenants")), activeIds: previousActiveIds(await output("activeTenants"), await output("urls")) };
 }

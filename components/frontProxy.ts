@@ -13,6 +13,7 @@ import {
     type NginxProxySpec,
     type ProxyAuth,
     type ProxyLimits,
+    type ProxyUrls,
 } from "./nginxConfig";
 
 /** The proxy's Swarm service, also its name on the overlay network. */
@@ -42,6 +43,8 @@ export type FrontProxyAuth =
 export interface FrontProxyArgs {
     /** Users routed to (the active ones): `/<id>/grafana/` goes to the service `grafana-<id>`. */
     userIds: string[];
+    /** Whether the path or the host (`<id>.<domain>`) names the user. @default { mode: "path" } */
+    urls?: ProxyUrls;
     /** How the proxy's own service is addressed on the overlay (see EndpointMode). @default "vip" */
     endpointMode?: EndpointMode;
     /** Overlay networks (ids) on which the users' Grafanas are reached: the Swarm's proxy network. */
@@ -86,13 +89,14 @@ function withDefaults<T extends object>(defaults: T, given: Partial<T> = {}): T 
 }
 
 /** The nginx spec a FrontProxy with these arguments runs, defaults applied. */
-export function frontProxySpec(args: Pick<FrontProxyArgs, "userIds" | "auth" | "limits" | "trustedProxies" | "statusAllow" | "resolver">): NginxProxySpec {
+export function frontProxySpec(args: Pick<FrontProxyArgs, "userIds" | "urls" | "auth" | "limits" | "trustedProxies" | "statusAllow" | "resolver">): NginxProxySpec {
     const auth: ProxyAuth =
         args.auth?.mode === "jwt"
             ? { mode: "jwt", endpoint: args.auth.endpoint, tokenHeader: args.auth.tokenHeader ?? DEFAULT_TOKEN_HEADER, grafanaHeader: args.auth.grafanaHeader ?? DEFAULT_JWT_HEADER }
             : { mode: "grafana" };
     return {
         userIds: args.userIds,
+        urls: args.urls ?? { mode: "path" },
         grafanaPort: GRAFANA_PORT,
         auth,
         limits: withDefaults(DEFAULT_PROXY_LIMITS, args.limits),

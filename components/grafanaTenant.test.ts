@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { ACME_ENVIRONMENT_SPEC } from "../test/harness/grafanaSpecs";
 import { setupPulumiMocks, settled, type MockSetup } from "../test/harness/pulumiMocks";
 import type * as tenantModule from "./grafanaTenant";
 
@@ -17,15 +18,7 @@ beforeAll(async () => {
     ({ datasourceSchema } = await import("./datasources"));
 });
 
-const baseSpec = {
-    userId: "acme",
-    domain: "metrics.example.com",
-    databaseHost: "pug-mysql:3306",
-    databaseName: "grafana_acme",
-    databaseUser: "grafana_acme",
-    redisAddress: "pug-live-redis:6379",
-    liveMaxConnections: 200,
-};
+const baseSpec = ACME_ENVIRONMENT_SPEC;
 
 describe("grafanaEnvironment", () => {
     it("serves the user's Grafana under https://DOMAIN/<id>/grafana/", () => {
@@ -33,6 +26,26 @@ describe("grafanaEnvironment", () => {
         expect(env.GF_SERVER_ROOT_URL).toBe("https://metrics.example.com/acme/grafana/");
         expect(env.GF_SERVER_SERVE_FROM_SUB_PATH).toBe("true");
         expect(env.GF_LIVE_ALLOWED_ORIGINS).toBe("https://metrics.example.com");
+    });
+
+    it("in subdomain mode, serves the user's Grafana at https://<id>.DOMAIN/, an origin of its own", () => {
+        const env = mod.grafanaEnvironment({ ...baseSpec, urlMode: "subdomain" });
+        expect(env.GF_SERVER_ROOT_URL).toBe("https://acme.metrics.example.com/");
+        expect(env.GF_SERVER_DOMAIN).toBe("acme.metrics.example.com");
+        expect(env.GF_SERVER_SERVE_FROM_SUB_PATH).toBe("false");
+        expect(env.GF_LIVE_ALLOWED_ORIGINS).toBe("https://acme.metrics.example.com");
+    });
+
+    it("in path mode, lets a user's pages fetch, connect and post only under the user's own path", () => {
+        const env = mod.grafanaEnvironment(baseSpec);
+        expect(env.GF_SECURITY_CONTENT_SECURITY_POLICY).toBe("true");
+        // Grafana puts root_url without its scheme in $ROOT_PATH: metrics.example.com/acme/grafana/
+        const directives = Object.fromEntries(env.GF_SECURITY_CONTENT_SECURITY_POLICY_TEMPLATE.split(";").filter(Boolean).map((d) => [d.trim().split(" ")[0], d.trim().split(" ").slice(1)]));
+        expect(directives["connect-src"]).toEqual(["http://$ROOT_PATH", "ws://$ROOT_PATH", "grafana.com"]);
+        expect(directives["form-action"]).toEqual(["http://$ROOT_PATH"]);
+        expect(directives["frame-ancestors"]).toEqual(["'none'"]);
+        expect(JSON.stringify(directives)).not.toContain("'self' ws:");
+        expect(mod.grafanaEnvironment({ ...baseSpec, urlMode: "subdomain" })).not.toHaveProperty("GF_SECURITY_CONTENT_SECURITY_POLICY");
     });
 
     it("points Grafana at the user's own MySQL database, password by file only", () => {
@@ -49,6 +62,11 @@ describe("grafanaEnvironment", () => {
             expect(env).not.toHaveProperty(name);
             expect(env[`${name}__FILE`]).toMatch(/^\/run\/secrets\//);
         }
+    });
+
+    it("connects to MySQL with the TLS mode the mysql provider uses, and leaves Grafana's default without one", () => {
+        for (const tls of ["true", "false", "skip-verify"] as const) expect(mod.grafanaEnvironment({ ...baseSpec, databaseTls: tls }).GF_DATABASE_SSL_MODE).toBe(tls);
+        expect(mod.grafanaEnvironment(baseSpec)).not.toHaveProperty("GF_DATABASE_SSL_MODE");
     });
 
     it("runs Live and alerting in HA over Redis, under a prefix that differs between users", () => {
@@ -79,39 +97,11 @@ describe("grafanaEnvironment", () => {
     it("turns grafana.ini overrides into GF_ variables", () => {
         const env = mod.grafanaEnvironment({
             ...baseSpec,
-            settings: { dashboards: { min_refresh_interval: "10s" }, "auth.anonymous": { enabled: true }, "feature-toggles": { "some-flag": 1 } },
+            settings: { dashboards: { min_refresh_interval: "10s" }, "date-formats": { "use-browser-locale": true }, users: { viewers_can_edit: 1 } },
         });
         expect(env.GF_DASHBOARDS_MIN_REFRESH_INTERVAL).toBe("10s");
-        expect(env.GF_AUTH_ANONYMOUS_ENABLED).toBe("true");
-        expect(env.GF_FEATURE_TOGGLES_SOME_FLAG).toBe("1");
-    });
-});
-
-describe("settingsEnvironment refuses what would break isolation or leak a secret", () => {
-    it.each([
-        ["database", "host", "pug-mysql:3306"],
-        ["server", "root_url", "https://evil.example/"],
-        ["live", "ha_prefix", "pug-globex"],
-        ["unified_alerting", "ha_redis_prefix", "pug-globex"],
-        ["auth.proxy", "enabled", true],
-        ["security", "secret_key", "abc"],
-        ["Database", "Host", "x"],
-    ])("[%s] %s", (section, key, value) => {
-        expect(() => mod.settingsEnvironment('user "acme"', { [section]: { [key]: value } })).toThrow(
-            `user "acme": settings.${section}.${key} is managed by PUG and cannot be overridden`,
-        );
-    });
-
-    it.each([["smtp", "password"], ["external_image_storage.s3", "secret_key"], ["grafana_net", "api_key"]])("[%s] %s", (section, key) => {
-        expect(() => mod.settingsEnvironment('user "acme"', { [section]: { [key]: "hunter2" } })).toThrow(
-            `user "acme": settings.${section}.${key} looks like a secret`,
-        );
-    });
-
-    it("reports every problem at once", () => {
-        expect(() => mod.settingsEnvironment('user "acme"', { database: { host: "x" }, smtp: { password: "y" } })).toThrow(
-            /database\.host[\s\S]*smtp\.password/,
-        );
+        expect(env.GF_DATE_FORMATS_USE_BROWSER_LOCALE).toBe("true");
+        expect(env.GF_USERS_VIEWERS_CAN_EDIT).toBe("1");
     });
 });
 
@@ -119,6 +109,8 @@ describe("grafanaTenantProblem", () => {
     it.each([
         [{ replicas: 0 }, "replicas must be a whole number >= 1 (got 0)"],
         [{ replicas: 1.5 }, "replicas must be a whole number >= 1 (got 1.5)"],
+        [{ replicas: 11 }, "replicas must be at most 10 (maxReplicas) (got 11)"],
+        [{ replicas: 30, maxReplicas: 20 }, "replicas must be at most 20 (maxReplicas) (got 30)"],
         [{ openFilesLimit: 100 }, "openFilesLimit must be a whole number >= 1024 (got 100)"],
         [{ memoryLimitMb: 256, memoryReservationMb: 512 }, "memoryReservationMb (512) exceeds memoryLimitMb (256)"],
         [{ liveMaxConnections: 5000, openFilesLimit: 4096 }, "openFilesLimit (4096) leaves too few descriptors for liveMaxConnections (5000)"],
@@ -235,7 +227,7 @@ describe("GrafanaTenant", () => {
         const before = mocks.resources.length;
         expect(() => tenant("bad", { replicas: 0 })).toThrow('GrafanaTenant bad (user "bad"): replicas must be a whole number >= 1 (got 0)');
         expect(() => tenant("bad2", { settings: { database: { name: "grafana_other" } } })).toThrow(
-            'user "bad2": settings.database.name is managed by PUG',
+            'user "bad2": settings.database.name is refused (Grafana reads it as GF_DATABASE_NAME)',
         );
         await settled();
         expect(mocks.resources.slice(before).map((r) => `${r.type} ${r.name}`)).toEqual([]);
@@ -262,7 +254,7 @@ describe("Grafana sign-in with the platform's JWTs", () => {
     it("leaves [auth.jwt] off without it, and a user cannot switch it on or off", () => {
         expect(Object.keys(mod.grafanaEnvironment(baseSpec)).filter((k) => k.startsWith("GF_AUTH_JWT"))).toEqual([]);
         expect(() => mod.grafanaEnvironment({ ...baseSpec, jwt: {}, settings: { "auth.jwt": { expect_claims: "{}" } } })).toThrow(
-            /settings\.auth\.jwt\.expect_claims is managed by PUG/,
+            /settings\.auth\.jwt\.expect_claims is refused \(Grafana reads it as GF_AUTH_JWT_EXPECT_CLAIMS\)/,
         );
     });
 

@@ -2,13 +2,22 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { datasourceProvisioning, type TenantDatasources } from "./datasources";
 import { configMount, hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
-import { DEFAULT_JWT_HEADER, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl } from "./naming";
+import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./naming";
+import type { MysqlTls } from "./stackConfig";
 import type { EndpointMode } from "./swarm";
 import type { GrafanaSettings, Theme } from "./users";
+import { settingsEnvironment } from "./tenantSettings";
 import { isAbsentOrWholeNumber } from "./validation";
 
 /** The image every user runs unless the stack or the user says otherwise (11.3+ for Live's ha_prefix). */
 export const DEFAULT_GRAFANA_IMAGE = "grafana/grafana:12.0.2";
+
+/**
+ * The most replicas a user's Grafana may have unless the stack says otherwise
+ * (`pug:grafana.maxReplicas`): a user record asking for hundreds would take the Swarm's capacity
+ * from everyone else.
+ */
+export const DEFAULT_MAX_REPLICAS = 10;
 
 /** Grafana's port inside the container. */
 export const GRAFANA_PORT = 3000;
@@ -25,70 +34,6 @@ export const GRAFANA_SECRET_FILES = {
     liveRedisPassword: "live-redis-password",
 } as const;
 
-/**
- * Settings PUG manages for every user. A user's override of one of these would break what the
- * platform promises (point the Grafana at another database, drop the sub path, share Live
- * channels, trust identity headers from neighbours on the overlay), so it is refused.
- */
-const MANAGED_SECTIONS = ["database", "paths", "auth.proxy", "auth.jwt"];
-const MANAGED_KEYS = [
-    "server.root_url", "server.serve_from_sub_path", "server.domain", "server.http_port", "server.protocol",
-    "security.secret_key", "security.admin_password", "security.admin_user",
-    "live.ha_engine", "live.ha_engine_address", "live.ha_engine_password", "live.ha_prefix", "live.allowed_origins",
-    "live.max_connections", "users.default_theme",
-];
-/** Keys whose value would be a secret in the service's environment, readable by anyone who can inspect it. */
-const SECRET_LOOKING_KEY = /(password|secret|token|api_?key|private_?key|credential)/i;
-
-/** The environment variable Grafana reads for `[section] key`: GF_<SECTION>_<KEY>, `.` and `-` as `_`. */
-export function grafanaEnvName(section: string, key: string): string {
-    return `GF_${section}_${key}`.toUpperCase().replace(/[.-]/g, "_");
-}
-
-/** A grafana.ini override PUG refuses, and why (the message follows the field's name). */
-export interface SettingProblem {
-    section: string;
-    key: string;
-    message: string;
-}
-
-/**
- * The overrides PUG refuses: what it manages, and what would put a secret in plain text. The user
- * list is checked with this before anything is registered; `settingsEnvironment` checks again.
- */
-export function settingsProblems(settings: GrafanaSettings = {}): SettingProblem[] {
-    const problems: SettingProblem[] = [];
-    for (const [section, keys] of Object.entries(settings)) {
-        for (const key of Object.keys(keys)) {
-            const s = section.toLowerCase();
-            const k = `${s}.${key.toLowerCase()}`;
-            if (MANAGED_SECTIONS.some((m) => s === m || s.startsWith(`${m}.`)) || s.startsWith("unified_alerting") && key.toLowerCase().startsWith("ha_") || MANAGED_KEYS.includes(k)) {
-                problems.push({ section, key, message: "is managed by PUG and cannot be overridden" });
-            } else if (SECRET_LOOKING_KEY.test(key)) {
-                problems.push({ section, key, message: "looks like a secret; settings end up in the service's environment in plain text, so secrets are not accepted there" });
-            }
-        }
-    }
-    return problems;
-}
-
-/** `settingsProblems` as lines naming the owner and the field, e.g. `user "acme": settings.database.host is managed by PUG…`. */
-export function settingsProblemLines(owner: string, settings: GrafanaSettings = {}): string[] {
-    return settingsProblems(settings).map((p) => `${owner}: settings.${p.section}.${p.key} ${p.message}`);
-}
-
-/**
- * Turns a user's grafana.ini overrides into environment variables, refusing what PUG manages and
- * what would put a secret in plain text. `owner` names the user in errors.
- */
-export function settingsEnvironment(owner: string, settings: GrafanaSettings = {}): Record<string, string> {
-    const problems = settingsProblemLines(owner, settings);
-    if (problems.length) throw new Error(problems.join("\n"));
-    return Object.fromEntries(
-        Object.entries(settings).flatMap(([section, keys]) => Object.entries(keys).map(([key, value]) => [grafanaEnvName(section, key), String(value)])),
-    );
-}
-
 /** Plain data a user's Grafana environment is built from. */
 export interface GrafanaEnvironmentSpec {
     userId: string;
@@ -97,6 +42,8 @@ export interface GrafanaEnvironmentSpec {
     databaseHost: string;
     databaseName: string;
     databaseUser: string;
+    /** TLS to MySQL ([database] ssl_mode), as the mysql provider connects. @default Grafana's (none) */
+    databaseTls?: MysqlTls;
     /** host:port of the Live Redis as Grafana reaches it. */
     redisAddress: string;
     liveMaxConnections: number;
@@ -104,7 +51,33 @@ export interface GrafanaEnvironmentSpec {
     settings?: GrafanaSettings;
     /** Sign-in with the platform's JWTs (front proxy in jwt mode). */
     jwt?: GrafanaJwtSpec;
+    /** Where the Grafana is served (see UrlMode). @default "path" */
+    urlMode?: UrlMode;
 }
+
+/**
+ * Grafana's default content security policy (12.0), narrowed for path mode, where every user's
+ * Grafana shares one origin: a page may fetch, open WebSockets to and post forms only under its
+ * own user's path (`$ROOT_PATH` is root_url without its scheme, e.g. DOMAIN/acme/grafana/; a
+ * source ending in `/` matches that path and below, and `http:`/`ws:` sources match `https:`/
+ * `wss:` too), and may be framed by no one. So a script that runs in one user's Grafana cannot
+ * call another user's API with the cookies the browser holds for it. It narrows, but is no
+ * boundary (a script can still open another user's page in a window of the same origin): that is
+ * subdomain mode.
+ */
+export const PATH_MODE_CSP_TEMPLATE = [
+    "script-src 'self' 'unsafe-eval' 'unsafe-inline' 'strict-dynamic' $NONCE",
+    "object-src 'none'",
+    "font-src 'self'",
+    "style-src 'self' 'unsafe-inline' blob:",
+    "img-src * data:",
+    "base-uri 'self'",
+    "connect-src http://$ROOT_PATH ws://$ROOT_PATH grafana.com",
+    "manifest-src 'self'",
+    "media-src 'none'",
+    "form-action http://$ROOT_PATH",
+    "frame-ancestors 'none'",
+].join(";") + ";";
 
 /** How a user's Grafana reads the platform's JWTs, which the front proxy passes in jwt mode. */
 export interface GrafanaJwtSpec {
@@ -144,17 +117,24 @@ export function grafanaEnvironment(spec: GrafanaEnvironmentSpec): Record<string,
     const prefix = tenantRedisPrefix(spec.userId);
     const overrides = settingsEnvironment(owner, spec.settings);
     const file = (purpose: keyof typeof GRAFANA_SECRET_FILES) => secretPath(GRAFANA_SECRET_FILES[purpose]);
+    const mode = spec.urlMode ?? "path";
+    const host = tenantHost(spec.domain, spec.userId, mode);
     return {
         ...overrides,
-        GF_SERVER_DOMAIN: spec.domain,
-        GF_SERVER_ROOT_URL: tenantUrl(spec.domain, spec.userId),
-        GF_SERVER_SERVE_FROM_SUB_PATH: "true",
+        GF_SERVER_DOMAIN: host,
+        GF_SERVER_ROOT_URL: tenantUrl(spec.domain, spec.userId, mode),
+        GF_SERVER_SERVE_FROM_SUB_PATH: String(mode === "path"),
+        // Grafana's cookies already carry root_url's path (so each user's session cookie goes to
+        // that user's path only); what a page may reach is narrowed by the policy.
+        ...(mode === "path" ? { GF_SECURITY_CONTENT_SECURITY_POLICY: "true", GF_SECURITY_CONTENT_SECURITY_POLICY_TEMPLATE: PATH_MODE_CSP_TEMPLATE } : {}),
 
         GF_DATABASE_TYPE: "mysql",
         GF_DATABASE_HOST: spec.databaseHost,
         GF_DATABASE_NAME: spec.databaseName,
         GF_DATABASE_USER: spec.databaseUser,
         GF_DATABASE_PASSWORD__FILE: file("databasePassword"),
+        // A server that requires TLS from the provider requires it from Grafana too.
+        ...(spec.databaseTls ? { GF_DATABASE_SSL_MODE: spec.databaseTls } : {}),
         // Three replicas start together: only one may run the migrations.
         GF_DATABASE_MIGRATION_LOCKING: "true",
         // Below MySQL's default wait_timeout (8h), so Grafana never uses a connection MySQL closed.
@@ -168,7 +148,7 @@ export function grafanaEnvironment(spec: GrafanaEnvironmentSpec): Record<string,
         GF_LIVE_HA_ENGINE_PASSWORD__FILE: file("liveRedisPassword"),
         GF_LIVE_HA_PREFIX: prefix,
         GF_LIVE_MAX_CONNECTIONS: String(spec.liveMaxConnections),
-        GF_LIVE_ALLOWED_ORIGINS: `https://${spec.domain}`,
+        GF_LIVE_ALLOWED_ORIGINS: `https://${host}`,
 
         // Alerting HA over the same Redis, so three replicas send each notification once.
         GF_UNIFIED_ALERTING_HA_REDIS_ADDRESS: spec.redisAddress,
@@ -226,8 +206,10 @@ export const GRAFANA_ROLLBACK_POLICY = {
 export interface GrafanaTenantArgs {
     /** The user's id: names the service (`grafana-<id>`), the URL path and the Redis prefix. */
     userId: string;
-    /** Public host: the Grafana is served at https://<domain>/<id>/grafana/. */
+    /** Public host: the Grafana is served at https://<domain>/<id>/grafana/ (or https://<id>.<domain>/, see urlMode). */
     domain: string;
+    /** Where the Grafana is served (see UrlMode). @default "path" */
+    urlMode?: UrlMode;
     /** The Grafana image (official image, or one built from it with plugins baked in). */
     image: pulumi.Input<string>;
     /** Credentials the Swarm pulls `image` with (a private registry). @default none: the nodes' own docker login */
@@ -236,14 +218,18 @@ export interface GrafanaTenantArgs {
     datasources?: TenantDatasources;
     /** Replicas of the service. @default 3 */
     replicas?: number;
+    /** The most replicas allowed. @default DEFAULT_MAX_REPLICAS (10) */
+    maxReplicas?: number;
     /** Default UI theme of the user's Grafana. @default Grafana's own (dark) */
     theme?: Theme;
-    /** grafana.ini overrides, section → key → value; settings PUG manages are refused. @default none */
+    /** grafana.ini overrides, section → key → value; only those `settingsProblems` lets through. @default none */
     settings?: GrafanaSettings;
     /** The user's database and the secrets bound to it. */
     store: TenantStore;
     /** host:port of MySQL on the overlay network. */
     databaseHost: string;
+    /** TLS to MySQL, as `pug:mysql.tls` (the provider's modes). @default none (Grafana's default) */
+    databaseTls?: MysqlTls;
     /** The Live Redis: its address on the overlay and the Docker secret holding its password. */
     liveRedis: { address: string; passwordSecret: docker.Secret };
     /** Overlay networks (ids) the service joins: the proxy's and the data network. */
@@ -280,8 +266,12 @@ export interface GrafanaTenantArgs {
 }
 
 /** Why these arguments cannot make a service, or undefined. */
-export function grafanaTenantProblem(args: Pick<GrafanaTenantArgs, "replicas" | "maxReplicasPerNode" | "openFilesLimit" | "liveMaxConnections" | "memoryLimitMb" | "memoryReservationMb">): string | undefined {
+export function grafanaTenantProblem(
+    args: Pick<GrafanaTenantArgs, "replicas" | "maxReplicas" | "maxReplicasPerNode" | "openFilesLimit" | "liveMaxConnections" | "memoryLimitMb" | "memoryReservationMb">,
+): string | undefined {
     if (!isAbsentOrWholeNumber(args.replicas, 1)) return `replicas must be a whole number >= 1 (got ${args.replicas})`;
+    const maxReplicas = args.maxReplicas ?? DEFAULT_MAX_REPLICAS;
+    if (args.replicas !== undefined && args.replicas > maxReplicas) return `replicas must be at most ${maxReplicas} (maxReplicas) (got ${args.replicas})`;
     if (!isAbsentOrWholeNumber(args.maxReplicasPerNode, 1)) return `maxReplicasPerNode must be a whole number >= 1 (got ${args.maxReplicasPerNode})`;
     if (!isAbsentOrWholeNumber(args.liveMaxConnections, -1)) return `liveMaxConnections must be a whole number >= -1 (got ${args.liveMaxConnections})`;
     if (!isAbsentOrWholeNumber(args.openFilesLimit, 1024)) return `openFilesLimit must be a whole number >= 1024 (got ${args.openFilesLimit})`;
@@ -313,6 +303,7 @@ export class GrafanaTenant extends pulumi.ComponentResource {
             userId: args.userId,
             domain: args.domain,
             databaseHost: args.databaseHost,
+            databaseTls: args.databaseTls,
             databaseName: args.store.databaseName,
             databaseUser: args.store.username,
             redisAddress: args.liveRedis.address,
@@ -320,10 +311,11 @@ export class GrafanaTenant extends pulumi.ComponentResource {
             theme: args.theme,
             settings: args.settings,
             jwt: args.jwtAuth,
+            urlMode: args.urlMode,
         });
         super("pug:grafana:GrafanaTenant", name, {}, opts);
         this.serviceName = tenantServiceName(args.userId);
-        this.url = tenantUrl(args.domain, args.userId);
+        this.url = tenantUrl(args.domain, args.userId, args.urlMode);
 
         const secret = (purpose: "databasePassword" | "adminPassword" | "secretKey", short: "db" | "admin" | "key", value: pulumi.Input<string>) =>
             hashedSecret(`${name}-${GRAFANA_SECRET_FILES[purpose]}`, tenantObjectName(args.userId, short), value, { parent: this });

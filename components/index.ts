@@ -25,6 +25,7 @@ export * from "./swarm";
 export * from "./swarmNodes";
 export * from "./swarmScripts";
 export * from "./tenantDatabase";
+export * from "./tenantSettings";
 export * from "./userLifecycle";
 export * from "./users";
 export * from "./userSources";

@@ -6,7 +6,7 @@ import { stringify } from "yaml";
 import { configMount, hashedConfig, hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
 import { DEFAULT_PROXY_SERVICE_NAME, PROXY_STATUS_PORT } from "./frontProxy";
 import { DEFAULT_GRAFANA_IMAGE, GRAFANA_PORT } from "./grafanaTenant";
-import { tenantPath, tenantServiceName } from "./naming";
+import { tenantPath, tenantServiceName, type UrlMode } from "./naming";
 import { STATUS_PATH } from "./nginxConfig";
 import type { EndpointMode } from "./swarm";
 import { safePassword } from "./tenantDatabase";
@@ -42,6 +42,8 @@ export interface ScrapeSpec {
     proxyExporter?: string;
     /** Active users: each gets a job scraping every replica of their Grafana. */
     users: string[];
+    /** Where users' Grafanas serve (their /metrics is under the user's path in path mode). @default "path" */
+    urlMode?: UrlMode;
 }
 
 /**
@@ -61,7 +63,7 @@ export function prometheusConfig(spec: ScrapeSpec): string {
             ...(spec.proxyExporter ? [{ job_name: "nginx", static_configs: [{ targets: [spec.proxyExporter] }] }] : []),
             ...spec.users.map((user) => ({
                 job_name: tenantServiceName(user),
-                metrics_path: `${tenantPath(user)}metrics`,
+                metrics_path: `${tenantPath(user, spec.urlMode)}metrics`,
                 dns_sd_configs: [{ names: [`tasks.${tenantServiceName(user)}`], type: "A", port: GRAFANA_PORT }],
                 relabel_configs: [{ target_label: "user", replacement: user }],
             })),
@@ -89,6 +91,8 @@ export function dashboardProvisioning(): string {
 export interface MonitoringArgs {
     /** Active users' ids: each user's Grafana replicas are scraped. */
     users: string[];
+    /** Where users' Grafanas serve, which decides the path of their /metrics. @default "path" */
+    urlMode?: UrlMode;
     /** How the services are addressed on the overlay (see EndpointMode). @default "vip" */
     endpointMode?: EndpointMode;
     /** Overlay networks (ids) shared with the users' Grafanas and the proxy. */
@@ -166,6 +170,7 @@ export class Monitoring extends pulumi.ComponentResource {
                 engineTargets: args.engineTargets ?? {},
                 proxyExporter: proxyStatusUrl === null ? undefined : `pug-nginx-exporter:${NGINX_EXPORTER_PORT}`,
                 users: args.users,
+                urlMode: args.urlMode,
             }),
             { parent: this },
         );
@@ -201,7 +206,9 @@ export class Monitoring extends pulumi.ComponentResource {
 
         const password = safePassword(`${name}-grafana-admin`, 24, { parent: this });
         this.grafanaAdminPassword = pulumi.secret(password.result);
-        const adminSecret = hashedSecret(`${name}-grafana-admin`, "pug-ops-grafana-admin", password.result, { parent: this });
+        // Not "pug-ops-grafana-admin": that is the admin secret's name of a user called "ops-grafana"
+        // (tenantObjectName), and secret names are one namespace.
+        const adminSecret = hashedSecret(`${name}-grafana-admin`, "pug-ops-grafana-admin-password", password.result, { parent: this });
         const provisioning = [
             { purpose: "datasources", file: "/etc/grafana/provisioning/datasources/pug.yaml", content: operationsDatasourceProvisioning(`http://pug-prometheus:${PROMETHEUS_PORT}`) },
             { purpose: "dashboards", file: "/etc/grafana/provisioning/dashboards/pug.yaml", content: dashboardProvisioning() },

@@ -20,13 +20,27 @@ export function tenantDatabaseName(userId: string): string {
 export const MYSQL_USER_MAX_LENGTH = 32;
 
 /**
+ * The shape of a shortened MySQL user: `grafana_`, 11 characters of the id, `_`, 12 hex digits of
+ * the hash. A plain database name of 32 characters can have this shape too (an id of 24
+ * characters whose 12th is a dash and whose last 12 are hex digits).
+ */
+const SHORTENED_DATABASE_USER = /^grafana_[a-z0-9_]{11}_[0-9a-f]{12}$/;
+
+/**
  * The MySQL user of a user's Grafana: the database name, or, when that is longer than MySQL
- * accepts for a user name (ids over 24 characters), its start and a hash of the whole, so distinct
- * ids keep distinct users.
+ * accepts for a user name (ids over 24 characters), its start and a hash of the whole.
+ *
+ * Distinct ids get distinct users by construction: plain names are used only when they cannot be
+ * mistaken for a shortened one, so the two sets never meet (plain names are distinct because ids
+ * are; shortened ones differ unless 48 bits of SHA-256 collide). An id that imitates a shortened
+ * name (`abcdefghijk-d183ef5ea7f4` looks like the user of `abcdefghijk-lmnopqrstuvwxyz`) is
+ * shortened itself. That is the only change from the earlier rule, on purpose: renaming a DB user
+ * replaces it (Grafana loses access until the service rolls) and every other id keeps the name
+ * its existing user was created with.
  */
 export function tenantDatabaseUser(userId: string): string {
     const name = tenantDatabaseName(userId);
-    if (name.length <= MYSQL_USER_MAX_LENGTH) return name;
+    if (name.length <= MYSQL_USER_MAX_LENGTH && !SHORTENED_DATABASE_USER.test(name)) return name;
     const hash = contentHash(name);
     return `${name.slice(0, MYSQL_USER_MAX_LENGTH - hash.length - 1)}_${hash}`;
 }
@@ -40,14 +54,27 @@ export function tenantRedisPrefix(userId: string): string {
     return `pug-${userId}`;
 }
 
+/**
+ * Where users' Grafanas are served. `path` (the default, the URLs users know):
+ * `https://DOMAIN/<id>/grafana/`, every user under one browser origin. `subdomain`:
+ * `https://<id>.DOMAIN/`, one origin per user, so the browser itself keeps one user's pages from
+ * another's (needs a wildcard DNS name and certificate).
+ */
+export type UrlMode = "path" | "subdomain";
+
+/** The public host (with DOMAIN's port, if it has one) of a user's Grafana. */
+export function tenantHost(domain: string, userId: string, mode: UrlMode = "path"): string {
+    return mode === "subdomain" ? `${userId}.${domain}` : domain;
+}
+
 /** The public path a user's Grafana is served under, with both slashes. */
-export function tenantPath(userId: string): string {
-    return `/${userId}/grafana/`;
+export function tenantPath(userId: string, mode: UrlMode = "path"): string {
+    return mode === "subdomain" ? "/" : `/${userId}/grafana/`;
 }
 
 /** The public URL of a user's Grafana; also Grafana's root_url. */
-export function tenantUrl(domain: string, userId: string): string {
-    return `https://${domain}${tenantPath(userId)}`;
+export function tenantUrl(domain: string, userId: string, mode: UrlMode = "path"): string {
+    return `https://${tenantHost(domain, userId, mode)}${tenantPath(userId, mode)}`;
 }
 
 /** The header a user's Grafana reads the platform's JWT from ([auth.jwt] header_name), unless configured otherwise. */

@@ -135,10 +135,11 @@ describe("routing", () => {
 });
 
 describe("identity headers", () => {
-    it("grafana mode: empties X-WEBAUTH-USER and X-JWT-Assertion (nginx then drops them)", () => {
+    it("grafana mode: empties X-WEBAUTH-USER and X-JWT-Assertion (nginx then drops them), passes Authorization", () => {
         const loc = userLocation(nginxConfigTree(frontProxySpec({ userIds: ["alice"] })));
         expect(header(loc, "X-WEBAUTH-USER")).toEqual([`""`]);
         expect(header(loc, "X-JWT-Assertion")).toEqual([`""`]);
+        expect(header(loc, "Authorization")).toEqual([]);
         expect(find([loc], (d) => d.name.startsWith("auth_request"))).toEqual([]);
     });
 
@@ -147,6 +148,8 @@ describe("identity headers", () => {
         expect(header(loc, "X-Platform-Token")).toEqual(["$pug_jwt"]);
         expect(header(loc, "X-JWT-Assertion")).toEqual([`""`]);
         expect(header(loc, "X-WEBAUTH-USER")).toEqual([`""`]);
+        expect(header(loc, "Authorization")).toEqual([`""`]);
+        expect(header(loc, "X-Forwarded-User")).toEqual([`""`]);
         expect(loc.children!.find((c) => c.name === "auth_request_set")!.args).toEqual(["$pug_jwt", "$upstream_http_x_pug_token"]);
         // a header named like a default one, in another case, is set once, to the token
         expect(header(userLocation(nginxConfigTree(jwtSpec("x-jwt-assertion"))), "X-JWT-Assertion")).toEqual(["$pug_jwt"]);

@@ -81,8 +81,21 @@ function addAll(parent: NginxConfFile["nginx"], directives: NginxDirective[], wh
 export const DEFAULT_TOKEN_HEADER = "X-Pug-Token";
 /** Header that tells the auth endpoint whose Grafana is requested (the token's audience). */
 export const AUTH_USER_HEADER = "X-Pug-User";
-/** Identity headers Grafana trusts in some configuration: never passed on from a client. */
-export const CLIENT_IDENTITY_HEADERS = ["X-WEBAUTH-USER", DEFAULT_JWT_HEADER] as const;
+/**
+ * Identity headers some Grafana auth mode reads, or some sign-in proxy sets in front of a Grafana:
+ * never passed on from a client, in either auth mode. PUG configures none of them but the JWT
+ * header (and a user's settings cannot switch auth proxy on), so this is the second line: a
+ * Grafana configured by hand or a future auth mode still gets no identity a client made up.
+ * Auth proxy's default header and its usual extra headers; what oauth2-proxy, Authelia and the
+ * like set; the JWT header; and the identity Grafana itself forwards to plugins.
+ */
+export const CLIENT_IDENTITY_HEADERS = [
+    "X-WEBAUTH-USER", "X-WEBAUTH-EMAIL", "X-WEBAUTH-NAME", "X-WEBAUTH-ROLE", "X-WEBAUTH-GROUPS",
+    "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username", "X-Forwarded-Access-Token",
+    "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups", "X-Auth-Request-Preferred-Username", "X-Auth-Request-Access-Token",
+    "Remote-User", "Remote-Email", "Remote-Groups", "Remote-Name",
+    DEFAULT_JWT_HEADER, "X-Grafana-Id", "X-Grafana-User",
+] as const;
 /**
  * How long nginx waits for one of a user's tasks to accept a connection before it tries the next
  * one. A task that is gone from the overlay answers nothing at all (no refusal), yet Docker's DNS
@@ -103,6 +116,12 @@ export type ProxyAuth =
      * signed JWT it answers with to Grafana in `grafanaHeader`, replacing whatever the client sent.
      */
     | { mode: "jwt"; endpoint: string; tokenHeader: string; grafanaHeader: string };
+
+/**
+ * How a request names its user: by the first path segment (`https://DOMAIN/<id>/grafana/`), or by
+ * the host (`https://<id>.DOMAIN/`, one browser origin per user). See UrlMode in naming.ts.
+ */
+export type ProxyUrls = { mode: "path" } | { mode: "subdomain"; domain: string };
 
 /** Capacity and timeouts of one proxy task. */
 export interface ProxyLimits {
@@ -128,6 +147,8 @@ export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
 export interface NginxProxySpec {
     /** Users routed to, in any order: each reaches `tenantServiceName(id)` on `grafanaPort`. */
     userIds: string[];
+    /** Whether the path or the host names the user. */
+    urls: ProxyUrls;
     grafanaPort: number;
     auth: ProxyAuth;
     limits: ProxyLimits;
@@ -174,6 +195,8 @@ function upstreamHeaderVariable(header: string): string {
 export const HEADER_NAME = /^[A-Za-z0-9-]+$/;
 /** What nginx's allow, set_real_ip_from and geo take: an IPv4/IPv6 address or CIDR (or `unix:`). */
 export const ADDRESS_OR_CIDR = /^(?:\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?|[0-9a-fA-F:]+(?:\/\d{1,3})?|unix:)$/;
+/** A public host name, optionally with a port (pug:domain). */
+const DOMAIN = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/i;
 /** An http(s) URL that fits in a quoted nginx string. */
 export const ENDPOINT_URL = /^https?:\/\/[^\s"'{};#\\]+$/;
 
@@ -203,6 +226,7 @@ export function nginxProxySpecProblems(spec: NginxProxySpec): string[] {
     for (const [field, list] of [["statusAllow", spec.statusAllow], ["trustedProxies", spec.trustedProxies]] as const) {
         for (const a of list) if (!ADDRESS_OR_CIDR.test(a)) problems.push(`${field}: "${a}" is not an address or CIDR`);
     }
+    if (spec.urls.mode === "subdomain" && !DOMAIN.test(spec.urls.domain)) problems.push(`urls.domain "${spec.urls.domain}" must be a host name, optionally with :port`);
     if (spec.auth.mode === "jwt") {
         if (!ENDPOINT_URL.test(spec.auth.endpoint)) problems.push(`auth.endpoint "${spec.auth.endpoint}" must be an http:// or https:// URL`);
         for (const field of ["tokenHeader", "grafanaHeader"] as const) {
@@ -259,13 +283,24 @@ function userMapKey(id: string): string {
 }
 
 /**
- * The maps that route: raw path → user id → upstream (`grafana-<id>:<port>`, from the user list
- * only), "no route" and the slash redirect.
+ * The user id of a host in subdomain mode: `<id>.DOMAIN` and nothing more (DOMAIN's port aside:
+ * `$host` has none, and nginx has lowered its case).
  */
-export function routingMaps(spec: Pick<NginxProxySpec, "userIds" | "grafanaPort">): NginxDirective[] {
+function userHostRegex(domain: string): string {
+    const name = domain.replace(/:\d+$/, "").toLowerCase().replace(/\./g, "\\.");
+    return `^(?<pug_user_id>${USER_ID_PATTERN.source.slice(1, -1)})\\.${name}$`;
+}
+
+/**
+ * The maps that route: raw path (or host, in subdomain mode) → user id → upstream
+ * (`grafana-<id>:<port>`, from the user list only), "no route" and, in path mode, the slash
+ * redirect.
+ */
+export function routingMaps(spec: Pick<NginxProxySpec, "userIds" | "grafanaPort" | "urls">): NginxDirective[] {
+    const byHost = spec.urls.mode === "subdomain";
     return [
-        block("map", ["$request_uri", "$pug_user"], [
-            directive(quoted(`~${USER_PATH_REGEX}`), "$pug_user_id"),
+        block("map", byHost ? ["$host", "$pug_user"] : ["$request_uri", "$pug_user"], [
+            directive(quoted(`~${byHost ? userHostRegex((spec.urls as { domain: string }).domain) : USER_PATH_REGEX}`), "$pug_user_id"),
             directive("default", quoted("")),
         ]),
         block("map", ["$pug_user", "$pug_upstream"], [
@@ -273,10 +308,14 @@ export function routingMaps(spec: Pick<NginxProxySpec, "userIds" | "grafanaPort"
             directive("default", quoted("")),
         ]),
         block("map", ["$pug_upstream", "$pug_no_route"], [directive(quoted(""), "1"), directive("default", "0")]),
-        block("map", ["$request_uri", "$pug_slash_redirect"], [
-            directive(quoted(`~${SLASHLESS_PATH_REGEX}`), "/$pug_slashless_id/grafana/$pug_slashless_query"),
-            directive("default", quoted("")),
-        ]),
+        ...(byHost
+            ? []
+            : [
+                  block("map", ["$request_uri", "$pug_slash_redirect"], [
+                      directive(quoted(`~${SLASHLESS_PATH_REGEX}`), "/$pug_slashless_id/grafana/$pug_slashless_query"),
+                      directive("default", quoted("")),
+                  ]),
+              ]),
     ];
 }
 
@@ -319,22 +358,29 @@ export function trustedProxyDirectives(trustedProxies: string[]): NginxDirective
     ];
 }
 
-/** The location user paths go through: 404 off the map, the slash redirect, then the proxy. */
+/**
+ * The location user requests go through: 404 off the map, in path mode the slash redirect, then
+ * the proxy. In subdomain mode it is every path of a user's host.
+ */
 export function userLocation(spec: NginxProxySpec): NginxDirective {
+    const byHost = spec.urls.mode === "subdomain";
     const timeout = `${spec.limits.idleTimeoutSeconds}s`;
     const jwt = spec.auth.mode === "jwt" ? spec.auth : undefined;
     // Every identity header a Grafana might trust is emptied (nginx then drops it), except the
-    // one jwt mode fills with the token the auth endpoint issued.
+    // one jwt mode fills with the token the auth endpoint issued. In jwt mode Authorization goes
+    // too: the token alone says who is signed in, and a client's basic auth or Grafana API token
+    // could name someone else than the auth endpoint approved. In grafana mode it is how Grafana's
+    // own API tokens and basic auth sign in, so it passes.
     const identityHeaders = new Map<string, string>();
-    for (const h of CLIENT_IDENTITY_HEADERS) identityHeaders.set(h.toLowerCase(), h);
+    for (const h of [...CLIENT_IDENTITY_HEADERS, ...(jwt ? ["Authorization"] : [])]) identityHeaders.set(h.toLowerCase(), h);
     if (jwt) identityHeaders.set(jwt.grafanaHeader.toLowerCase(), jwt.grafanaHeader);
     const identity = [...identityHeaders.values()].map((h) =>
         directive("proxy_set_header", h, jwt && h.toLowerCase() === jwt.grafanaHeader.toLowerCase() ? "$pug_jwt" : quoted("")),
     );
-    return block("location", ["~", quoted(USER_LOCATION_REGEX)], [
+    return block("location", byHost ? ["/"] : ["~", quoted(USER_LOCATION_REGEX)], [
         // rewrite phase: before auth_request, so unknown users cost the auth endpoint nothing
         block("if", ["($pug_no_route)"], [directive("return", "404")]),
-        block("if", ["($pug_slash_redirect)"], [directive("return", "301", "$pug_slash_redirect")]),
+        ...(byHost ? [] : [block("if", ["($pug_slash_redirect)"], [directive("return", "301", "$pug_slash_redirect")])]),
         ...(jwt ? [directive("auth_request", AUTH_LOCATION), directive("auth_request_set", "$pug_jwt", upstreamHeaderVariable(jwt.tokenHeader))] : []),
         // No URI part: the path goes to Grafana exactly as sent (Grafana serves the sub path).
         directive("proxy_pass", "http://$pug_upstream"),
@@ -395,7 +441,8 @@ export function publicServer(spec: NginxProxySpec): NginxDirective {
         directive("server_name", "_"),
         block("location", ["=", "/healthz"], [directive("access_log", "off"), directive("default_type", "text/plain"), directive("return", "200", quoted("ok"))]),
         userLocation(spec),
-        block("location", ["/"], [directive("return", "404")]),
+        // in subdomain mode the user location is `/` itself, answering 404 to unknown hosts
+        ...(spec.urls.mode === "path" ? [block("location", ["/"], [directive("return", "404")])] : []),
         ...(spec.auth.mode === "jwt" ? [authLocation(spec.auth)] : []),
     ]);
 }

@@ -7,20 +7,23 @@ import { hashedConfig, hashedSecret } from "./dockerObjects";
 import { EmbeddedMysql } from "./embeddedMysql";
 import { FrontProxy, frontProxyProblems, type FrontProxyArgs } from "./frontProxy";
 import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySettings } from "./grafanaImage";
-import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, settingsProblemLines, type GrafanaTenantArgs } from "./grafanaTenant";
+import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, type GrafanaTenantArgs } from "./grafanaTenant";
 import { LiveRedis } from "./liveRedis";
 import { Monitoring, type MonitoringArgs } from "./monitoring";
-import { tenantServiceName, tenantUrl } from "./naming";
+import { tenantServiceName, tenantUrl, type UrlMode } from "./naming";
 import { imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./releaseChannels";
-import type { GrafanaDefaults, MysqlSettings, ProxySettings, RedisSettings } from "./stackConfig";
+import type { GrafanaDefaults, MysqlSettings, MysqlTls, ProxySettings, RedisSettings } from "./stackConfig";
 import { Swarm, type SwarmArgs } from "./swarm";
 import { TenantDatabase } from "./tenantDatabase";
+import { settingsProblemLines } from "./tenantSettings";
 import { checkRestores } from "./userLifecycle";
 import type { UserRecord } from "./users";
 
 export interface PugPlatformArgs {
-    /** Public host: user `<id>` is served at https://<domain>/<id>/grafana/. */
+    /** Public host: user `<id>` is served at https://<domain>/<id>/grafana/ (or https://<id>.<domain>/, see urlMode). */
     domain: string;
+    /** Where users' Grafanas are served: under a path of one origin, or one origin each (see UrlMode). @default "path" */
+    urlMode?: UrlMode;
     /** The users, validated (see `parseUserList`). Inactive users keep their database, not their service. */
     users: UserRecord[];
     /** The Swarm manager and its networks. @default the local engine, unencrypted networks */
@@ -118,6 +121,8 @@ export class PugPlatform extends pulumi.ComponentResource {
     public readonly swarm: Swarm;
     /** Every user's id, active or not, in the order of the list: the mass-removal guard reads it back. */
     public readonly tenants: string[];
+    /** The ids of the active users (those with a Grafana service): the guard counts deactivations by it. */
+    public readonly activeTenants: string[];
     /** Public URL of each active user's Grafana, by user id. */
     public readonly urls: Record<string, string>;
     /** Swarm service name of each active user's Grafana, by user id. */
@@ -165,6 +170,7 @@ export class PugPlatform extends pulumi.ComponentResource {
         this.channelImages = {};
         for (const [channel, { image }] of Object.entries(channelImages)) if (image) this.channelImages[channel] = image;
         this.tenants = args.users.map((u) => u.id);
+        this.activeTenants = args.users.filter((u) => u.active).map((u) => u.id);
         this.urls = {};
         this.serviceNames = {};
         this.databases = {};
@@ -177,7 +183,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                 { parent: this, providers: { mysql: database.provider } },
             );
             if (!user.active) continue;
-            this.urls[user.id] = tenantUrl(args.domain, user.id);
+            this.urls[user.id] = tenantUrl(args.domain, user.id, args.urlMode);
             this.serviceNames[user.id] = tenantServiceName(user.id);
         }
 
@@ -198,6 +204,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                     ...grafana,
                     userId: id,
                     domain: args.domain,
+                    urlMode: args.urlMode,
                     image,
                     registryAuth: registry?.username ? { server: registryServer(registry.repository), username: registry.username, password: registry.password } : undefined,
                     replicas: user.replicas ?? grafana.replicas,
@@ -206,6 +213,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                     datasources: user.datasources ? { list: user.datasources, secrets: args.userSecrets?.[id] } : undefined,
                     store,
                     databaseHost: database.grafanaHost,
+                    databaseTls: database.tls,
                     liveRedis,
                     networkIds: [this.swarm.proxyNetwork.id, this.swarm.dataNetwork.id],
                     jwtAuth,
@@ -220,7 +228,13 @@ export class PugPlatform extends pulumi.ComponentResource {
         // Routes the active users only: an inactive user's path answers 404.
         this.proxy = new FrontProxy(
             `${name}-proxy`,
-            { ...frontProxyArgs(proxySettings, proxyScraped(args.monitoring)), userIds: [...active.keys()], networkIds: [this.swarm.proxyNetwork.id], endpointMode: this.swarm.endpointMode },
+            {
+                ...frontProxyArgs(proxySettings, proxyScraped(args.monitoring)),
+                userIds: [...active.keys()],
+                urls: args.urlMode === "subdomain" ? { mode: "subdomain", domain: args.domain } : { mode: "path" },
+                networkIds: [this.swarm.proxyNetwork.id],
+                endpointMode: this.swarm.endpointMode,
+            },
             swarmManaged,
         );
 
@@ -231,6 +245,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                 {
                     ...monitoring,
                     users: Object.keys(this.grafanas),
+                    urlMode: args.urlMode,
                     // Prometheus reaches every user's replicas, and the proxy, on the proxy network.
                     networkIds: [this.swarm.proxyNetwork.id],
                     endpointMode: this.swarm.endpointMode,
@@ -240,7 +255,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                 swarmManaged,
             );
         }
-        this.registerOutputs({ tenants: this.tenants, urls: this.urls, serviceNames: this.serviceNames, images: this.images, proxyPublishedPort: this.proxy.publishedPort });
+        this.registerOutputs({ tenants: this.tenants, activeTenants: this.activeTenants, urls: this.urls, serviceNames: this.serviceNames, images: this.images, proxyPublishedPort: this.proxy.publishedPort });
     }
 
     /**
@@ -272,14 +287,14 @@ export class PugPlatform extends pulumi.ComponentResource {
         networkIds: pulumi.Input<string>[],
         managerAddress: string | undefined,
         opts: pulumi.ComponentResourceOptions,
-    ): { provider: mysql.Provider; grafanaHost: string } {
+    ): { provider: mysql.Provider; grafanaHost: string; tls?: MysqlTls } {
         if (settings.mode === "external") {
             const provider = new mysql.Provider(
                 `${name}-mysql`,
                 { endpoint: settings.endpoint, username: settings.username, password: settings.password, tls: settings.tls },
                 { parent: this },
             );
-            return { provider, grafanaHost: settings.grafanaHost ?? settings.endpoint };
+            return { provider, grafanaHost: settings.grafanaHost ?? settings.endpoint, tls: settings.tls };
         }
         const embedded = new EmbeddedMysql(
             `${name}-mysql`,

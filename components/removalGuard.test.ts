@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { checkRemovals, defaultRemovalBudget, previousTenantIds } from "./removalGuard";
+import { checkRemovals, defaultRemovalBudget, previousActiveIds, previousTenantIds } from "./removalGuard";
 
 const ids = (n: number, prefix = "user") => Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`);
 
@@ -19,7 +19,7 @@ describe("defaultRemovalBudget", () => {
 
 describe("checkRemovals", () => {
     it("does not block a first deployment, even an empty one", () => {
-        expect(checkRemovals({ previous: undefined, next: [], source: "pug:users" })).toEqual({ removed: [], budget: 0, warnings: [] });
+        expect(checkRemovals({ previous: undefined, next: [], source: "pug:users" })).toEqual({ removed: [], deactivated: [], budget: 0, warnings: [] });
     });
 
     it("lets removals within the budget through, saying who goes", () => {
@@ -33,14 +33,14 @@ describe("checkRemovals", () => {
         const verdict = checkRemovals({ previous: ["acme", "globex", "initech", "umbrella"], next: ["acme"], source: "users.yaml" });
         expect(verdict.refusal).toBe(
             [
-                "Refusing to remove users. users.yaml would remove 3 of the 4 users the last update deployed, more than the 2 a run may remove unconfirmed (max(2, 10% of the previous users)).",
+                "Refusing to remove users. users.yaml would remove 3 of the 4 users the last update deployed, more than the 2 a run may remove or deactivate unconfirmed (max(2, 10% of the previous users)).",
                 "Would be removed (3): globex, initech, umbrella",
                 "Their Grafana services would be deleted (their databases stay in MySQL). Nothing was changed.",
                 "If the source is wrong, fix it. If the removal is intended, allow it for one run, then remove the key:",
                 "  pulumi config set pug:allowRemovals globex,initech,umbrella",
                 "  pulumi up",
                 "  pulumi config rm pug:allowRemovals",
-                "(pug:allowRemovals takes the ids to remove, comma-separated, or a number: up to that many removals.)",
+                "(pug:allowRemovals takes the ids to remove or deactivate, comma-separated, or a number: up to that many.)",
             ].join("\n"),
         );
     });
@@ -87,27 +87,74 @@ describe("checkRemovals", () => {
         ]);
     });
 
-    it("does not count deactivation or reordering as removal", () => {
-        expect(checkRemovals({ previous: ["a", "b", "c", "d"], next: ["d", "c", "b", "a"], source: "s" })).toEqual({ removed: [], budget: 2, warnings: [] });
+    it("does not count reordering as removal", () => {
+        expect(checkRemovals({ previous: ["a", "b", "c", "d"], next: ["d", "c", "b", "a"], source: "s" })).toMatchObject({ removed: [], budget: 2, warnings: [] });
     });
 
-    it("follows the rule for any previous and next lists (model check)", () => {
+    it("counts a user going from active to inactive as a removal, with the same budget and allowance", () => {
+        const four = ["acme", "globex", "initech", "umbrella"];
+        const verdict = checkRemovals({ previous: four, previousActive: four, next: four, nextInactive: ["globex", "initech", "umbrella"], source: "users.yaml" });
+        expect(verdict.deactivated).toEqual(["globex", "initech", "umbrella"]);
+        expect(verdict.refusal?.split("\n").slice(0, 3)).toEqual([
+            "Refusing to remove users. users.yaml would remove 0 and deactivate 3 of the 4 users the last update deployed, more than the 2 a run may remove or deactivate unconfirmed (max(2, 10% of the previous users)).",
+            "Would be deactivated (3): globex, initech, umbrella",
+            "Their Grafana services would be deleted (their databases stay in MySQL). Nothing was changed.",
+        ]);
+        expect(verdict.refusal).toContain("  pulumi config set pug:allowRemovals globex,initech,umbrella\n");
+        const allowed = checkRemovals({ previous: four, previousActive: four, next: four, nextInactive: ["globex", "initech", "umbrella"], source: "s", allowance: { ids: ["globex", "initech", "umbrella"] } });
+        expect(allowed.refusal).toBeUndefined();
+        expect(allowed.warnings).toContain("this update deactivates 3 users (globex, initech, umbrella): their Grafana services are deleted, their databases stay in MySQL");
+        const withinBudget = checkRemovals({ previous: four, previousActive: four, next: ["acme", "globex", "initech"], nextInactive: ["globex"], source: "s" });
+        expect([withinBudget.refusal, withinBudget.removed, withinBudget.deactivated]).toEqual([undefined, ["umbrella"], ["globex"]]);
+    });
+
+    it("refuses deactivating every user, even within the budget, like an empty list", () => {
+        const verdict = checkRemovals({ previous: ["acme", "globex"], previousActive: ["acme", "globex"], next: ["acme", "globex"], nextInactive: ["acme", "globex"], source: "https://users.example/api" });
+        expect(verdict.refusal?.split("\n").slice(0, 2)).toEqual([
+            "Refusing to remove users. https://users.example/api marks every user inactive, while the last update ran the Grafanas of 2. That is far more often a broken source than an intended change, so it is never applied unconfirmed.",
+            "Would be deactivated (2): acme, globex",
+        ]);
+        expect(checkRemovals({ previous: ["acme", "globex"], previousActive: ["acme", "globex"], next: ["acme", "globex"], nextInactive: ["acme", "globex"], source: "s", allowance: { ids: [], count: 2 } }).refusal).toBeUndefined();
+    });
+
+    it("does not count a user who was inactive already, or one coming back", () => {
+        const verdict = checkRemovals({ previous: ["a", "b", "c", "d"], previousActive: ["a"], next: ["a", "b", "c", "d"], nextInactive: ["b", "c", "d"], source: "s" });
+        expect(verdict).toEqual({ removed: [], deactivated: [], budget: 2, warnings: [] });
+        expect(checkRemovals({ previous: ["a", "b"], previousActive: [], next: ["a", "b"], nextInactive: ["a", "b"], source: "s" }).refusal).toBeUndefined();
+    });
+
+    it("follows the rule for any previous and next lists, active or not (model check)", () => {
         const universe = ids(40, "u");
         const list = fc.subarray(universe);
         const allowance = fc.option(fc.record({ ids: fc.subarray(universe, { maxLength: 10 }), count: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }) }), { nil: undefined });
         fc.assert(
-            fc.property(list, list, allowance, (previous, next, allow) => {
-                const verdict = checkRemovals({ previous, next, source: "s", allowance: allow });
+            fc.property(list, list, fc.subarray(universe), fc.subarray(universe), allowance, (previous, next, activeBefore, inactiveAfter, allow) => {
+                const previousActive = previous.filter((id) => activeBefore.includes(id));
+                const nextInactive = next.filter((id) => inactiveAfter.includes(id));
+                const verdict = checkRemovals({ previous, previousActive, next, nextInactive, source: "s", allowance: allow });
                 const removed = previous.filter((id) => !next.includes(id));
-                const unnamed = removed.filter((id) => !(allow?.ids ?? []).includes(id)).length;
+                const deactivated = previousActive.filter((id) => nextInactive.includes(id));
+                const unnamed = [...removed, ...deactivated].filter((id) => !(allow?.ids ?? []).includes(id)).length;
                 const count = allow?.count ?? 0;
-                const blocked = next.length === 0 && previous.length > 0 ? unnamed > count : unnamed > Math.max(2, Math.floor(previous.length / 10), count);
+                const noneActive = next.every((id) => nextInactive.includes(id));
+                const emptied = previous.length > 0 && noneActive && (next.length === 0 || previousActive.length > 0);
+                const blocked = emptied ? unnamed > count : unnamed > Math.max(2, Math.floor(previous.length / 10), count);
                 expect(verdict.removed).toEqual(removed);
+                expect(verdict.deactivated).toEqual(deactivated);
                 expect(verdict.refusal !== undefined).toBe(blocked);
-                if (blocked) for (const id of removed.slice(0, 50)) expect(verdict.refusal).toContain(id);
+                if (blocked) for (const id of [...removed, ...deactivated].slice(0, 50)) expect(verdict.refusal).toContain(id);
             }),
             { numRuns: 1000 },
         );
+    });
+});
+
+describe("previousActiveIds", () => {
+    it("reads activeTenants, or the keys of urls from an update made before activeTenants existed", () => {
+        expect(previousActiveIds(["acme"], { acme: "u", globex: "u" })).toEqual(["acme"]);
+        expect(previousActiveIds(undefined, { acme: "u", globex: "u" })).toEqual(["acme", "globex"]);
+        expect(previousActiveIds(undefined, undefined)).toBeUndefined();
+        expect(() => previousActiveIds({ acme: true }, undefined)).toThrow("the last update's `activeTenants` output is not a list of user ids");
     });
 });
 

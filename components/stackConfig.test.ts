@@ -65,3 +65,21 @@ describe("pug:proxy", () => {
         ]);
     });
 });
+
+describe("pug:mysql.tls", () => {
+    const external = { endpoint: "mysql.internal:3306", username: "pug_admin", password: "pw" };
+
+    it("takes what the mysql provider takes, written as a string or a YAML boolean", () => {
+        for (const [tls, taken] of [["true", "true"], ["false", "false"], ["skip-verify", "skip-verify"], [true, "true"], [false, "false"]] as const) {
+            expect(read({ "pug:mysql": { ...external, tls } }).mysql, String(tls)).toMatchObject({ mode: "external", tls: taken });
+        }
+    });
+
+    it("refuses what the provider would refuse at `pulumi up`, naming the key and the field", () => {
+        for (const tls of ["preferred", "required", "TRUE", "custom"]) {
+            expect(problems({ "pug:mysql": { ...external, tls } })).toEqual([
+                `pug:mysql: tls: must be true, false or skip-verify, what the mysql provider takes (got ${JSON.stringify(tls)})`,
+            ]);
+        }
+    });
+});

@@ -3,14 +3,16 @@ import { createPublicKey } from "crypto";
 import { z } from "zod";
 import { SECRET_NAME_PATTERN } from "./datasources";
 import { registrySchema, type RegistrySettings } from "./grafanaImage";
+import { DEFAULT_MAX_REPLICAS } from "./grafanaTenant";
 import { imageReferenceSchema } from "./imageReference";
 import { DEFAULT_PROXY_STATUS_URL } from "./monitoring";
 import { channelRegistryProblems, channelsSchema, imageSettingsIssues } from "./releaseChannels";
 import { ADDRESS_OR_CIDR, ENDPOINT_URL, HEADER_NAME, LIVE_PING_INTERVAL_SECONDS } from "./nginxConfig";
 import { dockerHostProblem } from "./swarm";
 import { swarmNodesProblem, type SwarmNode } from "./swarmNodes";
+import type { UrlMode } from "./naming";
 import { USER_ID_PATTERN } from "./users";
-import { InvalidInputError, parseOrThrow, problemCollector } from "./validation";
+import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, problemCollector } from "./validation";
 
 /**
  * The stack's configuration: the user-facing contract of `pulumi config`. Every key is validated
@@ -23,6 +25,11 @@ const wholeAtLeast = (min: number) => z.number().int(`must be a whole number >= 
 const port = wholeAtLeast(1).max(65535, "must be a port number (1-65535)");
 const ipAddress = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+:[0-9a-f:.]*)$/i, "must be an IP address");
 const duration = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, "must be a duration such as 15s, 5m or 15d");
+
+/** `pug:urlMode`: `path` (the default) or `subdomain`, see UrlMode. */
+const urlModeSchema = z.enum(["path", "subdomain"], {
+    error: 'must be "path" (https://DOMAIN/<id>/grafana/, the default) or "subdomain" (https://<id>.DOMAIN/)',
+});
 
 /** One entry of `pug:docker.nodes`: a bare host PUG makes a Swarm node of. */
 export const swarmNodeSchema = z.strictObject({
@@ -82,13 +89,27 @@ export const monitoringSchema = z.strictObject({
     grafanaRootUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").optional(),
 });
 
+/**
+ * What the mysql provider takes as `tls`, and nothing else (it refuses `preferred` only at
+ * `pulumi up`, after other resources changed). A YAML boolean reads as its string. Grafana's
+ * `[database] ssl_mode` takes the same three values, so both connections get the same.
+ */
+const MYSQL_TLS_MODES = ["true", "false", "skip-verify"] as const;
+export type MysqlTls = (typeof MYSQL_TLS_MODES)[number];
+const mysqlTlsSchema = z
+    .union([z.boolean(), z.string()])
+    .transform((v) => String(v))
+    .refine((v): v is MysqlTls => (MYSQL_TLS_MODES as readonly string[]).includes(v), {
+        error: (iss) => `must be true, false or skip-verify, what the mysql provider takes (got ${JSON.stringify(iss.input)})`,
+    });
+
 /** `pug:mysql` with `endpoint`: an external MySQL server. */
 export const externalMysqlSchema = z.strictObject({
     endpoint: hostPort,
     username: z.string({ error: "is required with endpoint" }).min(1, "is required with endpoint"),
     password: z.string({ error: "is required with endpoint (set it with `pulumi config set --secret --path pug:mysql.password`)" }).min(1),
-    /** The mysql provider's TLS mode for this server. */
-    tls: z.enum(["true", "false", "skip-verify", "preferred"]).optional(),
+    /** TLS to this server, for the mysql provider and for every Grafana alike. */
+    tls: mysqlTlsSchema.optional(),
     /** host:port Grafana uses, when it differs from the endpoint `pulumi up` uses. */
     grafanaHost: hostPort.optional(),
 });
@@ -114,6 +135,8 @@ export const grafanaDefaultsSchema = z.strictObject({
     /** The image of every user when no channels are declared (default DEFAULT_GRAFANA_IMAGE). */
     image: imageReferenceSchema.optional(),
     replicas: wholeAtLeast(1).default(3),
+    /** The most replicas a user record may ask for. */
+    maxReplicas: wholeAtLeast(1).default(DEFAULT_MAX_REPLICAS),
     liveMaxConnections: z.number().int().min(-1).optional(),
     memoryLimitMb: wholeAtLeast(128).optional(),
     memoryReservationMb: wholeAtLeast(0).optional(),
@@ -127,6 +150,7 @@ export const grafanaDefaultsSchema = z.strictObject({
     defaultChannel: z.string().optional(),
 }).superRefine((v, ctx) => {
     for (const issue of imageSettingsIssues(v)) ctx.addIssue({ code: "custom", ...issue });
+    if (v.replicas > v.maxReplicas) ctx.addIssue({ code: "custom", path: ["replicas"], message: `must be at most maxReplicas (${v.maxReplicas})` });
 });
 
 /** `pug:userSecrets`: per user, secrets its records refer to as `{ secret: "<name>" }` (datasource credentials). */
@@ -201,7 +225,7 @@ export type GrafanaDefaults = z.output<typeof grafanaDefaultsSchema>;
 export type MonitoringSettings = z.output<typeof monitoringSchema>;
 
 export type MysqlSettings =
-    | { mode: "external"; endpoint: string; username: string; password: pulumi.Output<string>; tls?: string; grafanaHost?: string }
+    | { mode: "external"; endpoint: string; username: string; password: pulumi.Output<string>; tls?: MysqlTls; grafanaHost?: string }
     | { mode: "embedded"; image?: string; publishedPort?: number; memoryLimitMb?: number };
 export type RedisSettings =
     | { mode: "external"; address: string; password: pulumi.Output<string> }
@@ -210,6 +234,8 @@ export type RedisSettings =
 /** The stack's settings, validated; secrets wrapped as Pulumi secrets. */
 export interface StackSettings {
     domain: string;
+    /** `pug:urlMode`: where users' Grafanas are served. */
+    urlMode: UrlMode;
     docker: DockerSettings;
     mysql: MysqlSettings;
     redis: RedisSettings;
@@ -247,11 +273,17 @@ function readServerSettings<External extends z.ZodType<{ password: string }>, Em
     return { mode: "embedded" as const, ...parseOrThrow(embeddedSchema, source, raw) };
 }
 
-/** Reads a structured key as plain data; a value that is not JSON is reported under its key. */
+/**
+ * Reads a structured key as plain data; a value that is not JSON, or gives a key twice (which
+ * JSON.parse, and so config.getObject, would settle silently), is reported under its key.
+ */
 function readObject(config: pulumi.Config, key: string): unknown {
+    const raw = config.get(key);
+    if (raw === undefined) return undefined;
     try {
-        return config.getObject<unknown>(key);
+        return parseJsonText(raw);
     } catch (err) {
+        if (err instanceof DuplicateKeyError) throw new InvalidInputError([`${config.name}:${key}: ${err.message}`]);
         throw new InvalidInputError([`${config.name}:${key}: is not valid JSON/YAML structure (${(err as Error).message})`]);
     }
 }
@@ -269,6 +301,7 @@ export function readStackSettings(config: pulumi.Config): StackSettings {
         if (value === undefined) throw new InvalidInputError([`${key("domain")}: is required (the public host, e.g. grafana.example.com)`]);
         return parseOrThrow(hostName, key("domain"), value);
     });
+    const urlMode = attempt(() => parseOrThrow(urlModeSchema, key("urlMode"), config.get("urlMode") ?? "path"));
     const docker = attempt((): DockerSettings => {
         const v = parseOrThrow(dockerConfigSchema, key("docker"), readObject(config, "docker") ?? {});
         return { ...v, nodes: v.nodes?.map((n) => ({ ...n, privateKey: n.privateKey === undefined ? undefined : pulumi.secret(n.privateKey) })) };
@@ -301,5 +334,5 @@ export function readStackSettings(config: pulumi.Config): StackSettings {
     const proxy = attempt(() => parseOrThrow(proxySettingsSchema, key("proxy"), readObject(config, "proxy") ?? {}));
 
     throwIfAny();
-    return { domain: domain!, docker: docker!, mysql: mysql!, redis: redis!, grafana: grafana!, registry, userSecrets: userSecrets!, monitoring: monitoring!, proxy: proxy! };
+    return { domain: domain!, urlMode: urlMode!, docker: docker!, mysql: mysql!, redis: redis!, grafana: grafana!, registry, userSecrets: userSecrets!, monitoring: monitoring!, proxy: proxy! };
 }

@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { RemovalAllowance } from "./removalGuard";
 import { USER_ID_PATTERN } from "./users";
-import { InvalidInputError, problemCollector } from "./validation";
+import { InvalidInputError, parseJsonText, problemCollector } from "./validation";
 
 /**
  * The per-run keys that steer the user lifecycle, set for one `pulumi up` and removed after:
@@ -30,7 +30,7 @@ function parseIds(key: string, raw: string, numberAllowed: boolean): { ids: stri
     let items: unknown[];
     if (text.startsWith("[")) {
         try {
-            items = JSON.parse(text);
+            items = parseJsonText(text) as unknown[];
         } catch {
             throw new InvalidInputError([`${key}: is neither a list of ids nor comma-separated ids`]);
         }

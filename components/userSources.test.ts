@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "fs";
+import { mkdtempSync, mkdirSync, rmSync, truncateSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import {
     InlineUserSource,
     loadUsers,
     userSourceFromConfig,
+    USER_LIST_MAX_BYTES,
     UserSourceError,
     type UserSource,
 } from "./userSources";
@@ -85,11 +86,40 @@ describe("FileUserSource", () => {
         await expect(loadUsers(new FileUserSource("none.yaml", root))).resolves.toEqual([]);
     });
 
-    it("bounds YAML aliases, so a small file cannot expand into a huge list", async () => {
+    it("bounds YAML aliases, so a small file cannot expand into a huge list, and names the file", async () => {
         const levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
         for (let i = 1; i < 10; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(", ")}]`);
         write("bomb.yaml", `${levels.join("\n")}\n`);
-        await expect(new FileUserSource("bomb.yaml", root).load()).rejects.toThrow(/alias/i);
+        const err = await new FileUserSource("bomb.yaml", root).load().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(UserSourceError);
+        expect((err as Error).message).toBe("bomb.yaml: expands YAML aliases more than 100 times (a guard against a small file growing into a huge list): write the list out");
+    });
+
+    it.each<[string, string, string, string]>([
+        ["an unknown YAML tag", "tag.yaml", "- id: !customer acme\n", "tag.yaml: line 1, column 7: unknown YAML tag !customer: tags are not read, write the plain value"],
+        ["a YAML 1.1 tag", "binary.yaml", "- id: acme\n  theme: !!binary ZGFyaw==\n", "binary.yaml: line 2, column 10: unknown YAML tag !!binary: tags are not read, write the plain value"],
+        ["a key given twice in a JSON file", "twice.json", '[{"id": "acme", "theme": "dark", "theme": "light"}]', 'twice.json: line 1, column 34: "theme" is given twice in one object (which one counts would be left to the parser)'],
+    ])("refuses %s, naming the file and where", async (_, name, text, message) => {
+        write(name, text);
+        const err = await new FileUserSource(name, root).load().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(UserSourceError);
+        expect((err as Error).message).toBe(message);
+    });
+
+    it("refuses a file over the size limit from its size, without reading it", async () => {
+        const huge = write("huge.yaml", "");
+        truncateSync(path.join(root, huge), 100 * 1024 * 1024); // sparse: no disk, and no memory if not read
+        const started = Date.now();
+        const err = await new FileUserSource(huge, root).load().catch((e: unknown) => e);
+        expect((err as Error).message).toBe(`huge.yaml: is 104857600 bytes, more than the ${USER_LIST_MAX_BYTES} bytes (16 MiB) a user list may have`);
+        expect(Date.now() - started).toBeLessThan(2000);
+    }, 10_000);
+
+    it("stops reading at the limit a file that keeps growing or never ends", async () => {
+        write("small.yaml", `- id: acme\n  theme: ${"x".repeat(2000)}\n`);
+        await expect(new FileUserSource("small.yaml", root, { maxBytes: 1000 }).load()).rejects.toThrow("small.yaml: is 2021 bytes, more than the 1000 bytes a user list may have");
+        // a device reports size 0 and never ends
+        await expect(new FileUserSource("/dev/zero", root, { maxBytes: 1000 }).load()).rejects.toThrow("/dev/zero: is larger than the 1000 bytes a user list may have");
     });
 });
 

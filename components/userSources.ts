@@ -1,10 +1,25 @@
-import { readFile } from "fs/promises";
+import { createReadStream } from "fs";
+import { stat } from "fs/promises";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { LineCounter, parseDocument } from "yaml";
+import { LineCounter, parseDocument, type YAMLError } from "yaml";
 import { z } from "zod";
-import { parseUserList, type UserRecord } from "./users";
-import { describeFieldIssues, describeKind, InvalidInputError } from "./validation";
+import { parseUserList, type UserListOptions, type UserRecord } from "./users";
+import { describeFieldIssues, describeKind, DuplicateKeyError, InvalidInputError, parseJsonText } from "./validation";
+
+/**
+ * The largest user list a source may give, in bytes, file or HTTP body alike: room for some
+ * hundred thousand records, and a bound on what one run holds in memory.
+ */
+export const USER_LIST_MAX_BYTES = 16 * 1024 * 1024;
+
+function describeLimit(bytes: number): string {
+    const mib = bytes / (1024 * 1024);
+    return `${bytes} bytes${Number.isInteger(mib) ? ` (${mib} MiB)` : ""}`;
+}
+
+/** At most this many YAML aliases are expanded: a small file cannot grow into a huge list. */
+const MAX_YAML_ALIASES = 100;
 
 /**
  * Where the platform's user list comes from. PUG reads `pug:users` into one of the sources below;
@@ -27,8 +42,8 @@ export class UserSourceError extends Error {
 }
 
 /** Reads and validates a source's list: every problem is reported before anything is registered. */
-export async function loadUsers(source: UserSource): Promise<UserRecord[]> {
-    return parseUserList(source.describe(), await source.load());
+export async function loadUsers(source: UserSource, options: UserListOptions = {}): Promise<UserRecord[]> {
+    return parseUserList(source.describe(), await source.load(), options);
 }
 
 /** A list already in hand: the stack config's inline `pug:users`, or a list a stack builds itself. */
@@ -49,51 +64,74 @@ export function projectRoot(): string {
 }
 
 /**
- * A YAML or JSON file (`.json` is parsed as JSON, anything else as YAML, which also reads JSON).
- * Duplicate keys in a record are an error, not a silent "last one wins".
+ * A YAML or JSON file (`.json` is parsed as JSON, anything else as YAML, which also reads JSON),
+ * of at most `maxBytes`. Nothing is read silently: a key given twice, a YAML tag (PUG reads
+ * plain data only) and an alias expanded too often are errors naming the file and the place.
  */
 export class FileUserSource implements UserSource {
     private readonly absolutePath: string;
+    private readonly maxBytes: number;
     /**
      * @param file the path as written in the configuration; relative to `root`.
      * @param root @default the project root (the directory of Pulumi.yaml)
+     * @param options.maxBytes the largest file accepted. @default USER_LIST_MAX_BYTES (16 MiB)
      */
-    constructor(private readonly file: string, root: string = projectRoot()) {
+    constructor(private readonly file: string, root: string = projectRoot(), options: { maxBytes?: number } = {}) {
         this.absolutePath = path.resolve(root, file);
+        this.maxBytes = options.maxBytes ?? USER_LIST_MAX_BYTES;
     }
     describe(): string {
         return this.file;
     }
     async load(): Promise<unknown> {
-        let text: string;
-        try {
-            text = await readFile(this.absolutePath, "utf8");
-        } catch (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (err as Error).message;
-            throw new UserSourceError(`${this.file}: cannot read the user list (${this.absolutePath}): ${why}`);
-        }
+        const text = await this.read();
         if (path.extname(this.file).toLowerCase() === ".json") {
             try {
-                return JSON.parse(text);
+                return parseJsonText(text);
             } catch (err) {
+                if (err instanceof DuplicateKeyError) throw new UserSourceError(`${this.file}: ${err.message}`);
                 throw new UserSourceError(`${this.file}: is not valid JSON: ${(err as Error).message}`);
             }
         }
         const lines = new LineCounter();
-        const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
-        if (doc.errors.length) {
+        // No YAML 1.1 types either (!!binary, !!set...): a user record holds plain data.
+        const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines, resolveKnownTags: false });
+        // Warnings too: yaml only warns about an unknown tag and reads the plain value underneath.
+        const problems = [...doc.errors, ...doc.warnings];
+        if (problems.length) throw new UserSourceError(problems.map((e) => this.describeYamlProblem(e, text, lines)).join("\n"));
+        try {
+            return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+        } catch (err) {
+            if (!(err instanceof ReferenceError)) throw err;
             throw new UserSourceError(
-                doc.errors
-                    .map((e) => {
-                        const { line, col } = lines.linePos(e.pos[0]);
-                        return `${this.file}: line ${line}, column ${col}: ${e.message}`;
-                    })
-                    .join("\n"),
+                `${this.file}: expands YAML aliases more than ${MAX_YAML_ALIASES} times (a guard against a small file growing into a huge list): write the list out`,
             );
         }
-        // Aliases are bounded, so a small file cannot expand into a huge list.
-        return doc.toJS({ maxAliasCount: 100 });
+    }
+
+    /** The file's text: refused from its size when it is too large, and never read beyond the limit (a file that grows, a device). */
+    private async read(): Promise<string> {
+        const cannotRead = (why: string) => new UserSourceError(`${this.file}: cannot read the user list (${this.absolutePath}): ${why}`);
+        try {
+            const stats = await stat(this.absolutePath);
+            if (stats.isDirectory()) throw cannotRead("it is a directory");
+            if (stats.size > this.maxBytes) throw new UserSourceError(`${this.file}: is ${stats.size} bytes, more than the ${describeLimit(this.maxBytes)} a user list may have`);
+            const bytes = await readLimited(createReadStream(this.absolutePath), this.maxBytes);
+            if (bytes === undefined) throw new UserSourceError(`${this.file}: is larger than the ${describeLimit(this.maxBytes)} a user list may have`);
+            return bytes.toString("utf8");
+        } catch (err) {
+            if (err instanceof UserSourceError) throw err;
+            const code = (err as NodeJS.ErrnoException).code;
+            throw cannotRead(code === "ENOENT" ? "no such file" : (err as Error).message);
+        }
+    }
+
+    private describeYamlProblem(e: YAMLError, text: string, lines: LineCounter): string {
+        const { line, col } = lines.linePos(e.pos[0]);
+        const message = e.code === "TAG_RESOLVE_FAILED" && text[e.pos[0]] === "!"
+            ? `unknown YAML tag ${text.slice(e.pos[0], e.pos[1])}: tags are not read, write the plain value`
+            : e.message;
+        return `${this.file}: line ${line}, column ${col}: ${message}`;
     }
 }
 
@@ -109,7 +147,7 @@ export interface HttpUserSourceArgs {
     retries?: number;
     /** Wait before the first retry, doubled before each next one, in milliseconds. @default 500 */
     retryDelayMs?: number;
-    /** The largest body accepted, in bytes. @default 16 MiB */
+    /** The largest body accepted, in bytes. @default USER_LIST_MAX_BYTES (16 MiB), as for a file */
     maxBytes?: number;
     /** Where retries are reported (the stack program passes Pulumi's log). @default nowhere */
     log?: (message: string) => void;
@@ -159,7 +197,7 @@ export class HttpUserSource implements UserSource {
         this.timeoutMs = args.timeoutMs ?? 10_000;
         this.retries = args.retries ?? 2;
         this.retryDelayMs = args.retryDelayMs ?? 500;
-        this.maxBytes = args.maxBytes ?? 16 * 1024 * 1024;
+        this.maxBytes = args.maxBytes ?? USER_LIST_MAX_BYTES;
         this.log = args.log ?? (() => {});
     }
 
@@ -171,7 +209,7 @@ export class HttpUserSource implements UserSource {
         const attempts = this.retries + 1;
         for (let attempt = 1; ; attempt++) {
             const outcome = await this.attempt();
-            if (outcome.ok) return outcome.list;
+            if (outcome.ok) return this.refuseEcho(outcome.list);
             if (!outcome.retry) throw new UserSourceError(this.scrub(`${this.label}: ${outcome.reason}`));
             if (attempt === attempts) {
                 throw new UserSourceError(this.scrub(`${this.label}: no usable answer after ${attempts} attempts; the last: ${outcome.reason}`));
@@ -192,7 +230,7 @@ export class HttpUserSource implements UserSource {
         try {
             response = await fetch(this.url, { headers, redirect: "manual", signal });
             if (response.status >= 200 && response.status < 300) {
-                body = await readLimited(response, this.maxBytes);
+                body = await readLimited(response.body, this.maxBytes);
                 if (body === undefined) return { ok: false, retry: false, reason: `answered with a body larger than ${this.maxBytes} bytes` };
             } else {
                 await response.body?.cancel();
@@ -215,6 +253,34 @@ export class HttpUserSource implements UserSource {
         return interpretBody(body, response.headers.get("content-type") ?? "");
     }
 
+    /**
+     * The list, unless a field holds the token (or a key is it): a server that echoes its
+     * credentials into records would otherwise have them validated, quoted in error messages
+     * (JSON-escaped, where scrubbing misses them) or made into names of resources.
+     */
+    private refuseEcho(list: unknown[]): unknown[] {
+        const token = this.token;
+        if (!token) return list;
+        const holding = (value: unknown, at: string): string | undefined => {
+            if (typeof value === "string") return value.includes(token) ? at : undefined;
+            if (!value || typeof value !== "object") return undefined;
+            for (const [key, inner] of Object.entries(value)) {
+                const here = at ? `${at}.${key}` : key;
+                if (key.includes(token)) return here;
+                const found = holding(inner, here);
+                if (found) return found;
+            }
+            return undefined;
+        };
+        list.forEach((entry, index) => {
+            const field = holding(entry, "");
+            if (field !== undefined) {
+                throw new UserSourceError(this.scrub(`${this.label}: entry ${index + 1}: ${field || "the entry"} holds the token this source is read with: a list that echoes its credentials is refused`));
+            }
+        });
+        return list;
+    }
+
     /** Removes the token from a message, whatever put it there. */
     private scrub(message: string): string {
         if (!this.token) return message;
@@ -222,14 +288,14 @@ export class HttpUserSource implements UserSource {
     }
 }
 
-/** Reads a body up to `maxBytes`; undefined when it is larger (the rest is not downloaded). */
-async function readLimited(response: Response, maxBytes: number): Promise<Buffer | undefined> {
-    if (!response.body) return Buffer.alloc(0);
+/** Reads a body or a file up to `maxBytes`; undefined when it is larger (the rest is not read). */
+async function readLimited(stream: AsyncIterable<Uint8Array> | null, maxBytes: number): Promise<Buffer | undefined> {
+    if (!stream) return Buffer.alloc(0);
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of response.body) {
+    for await (const chunk of stream) {
         size += chunk.byteLength;
-        // Leaving the loop cancels the stream: the rest is never downloaded.
+        // Leaving the loop cancels the stream (closes the file): the rest is never read.
         if (size > maxBytes) return undefined;
         chunks.push(Buffer.from(chunk));
     }
@@ -244,8 +310,11 @@ function interpretBody(body: Buffer, contentType: string): Attempt {
     }
     let value: unknown;
     try {
-        value = JSON.parse(text);
-    } catch {
+        value = parseJsonText(text);
+    } catch (err) {
+        if (err instanceof DuplicateKeyError) {
+            return refuse(`answered with JSON that gives ${JSON.stringify(err.key)} twice in one object (line ${err.line}, column ${err.column}): which one counts would be left to the parser`);
+        }
         // The parser's message quotes the body, which may hold anything: it is not repeated.
         return refuse(`answered with a body that is not JSON (content-type ${contentType || "missing"}, ${body.length} bytes)`);
     }
@@ -331,13 +400,15 @@ export function userSourceFromConfig(key: string, value: unknown, context: UserS
  */
 export function readUserSourceConfig(config: pulumi.Config, key = "users", context: UserSourceContext = {}): UserSource {
     const raw = config.get(key);
+    const label = `${config.name}:${key}`;
     let value: unknown = raw;
     if (raw !== undefined) {
         try {
-            value = JSON.parse(raw);
-        } catch {
+            value = parseJsonText(raw);
+        } catch (err) {
+            if (err instanceof DuplicateKeyError) throw new InvalidInputError([`${label}: ${err.message}`]);
             // not JSON: kept as a string
         }
     }
-    return userSourceFromConfig(`${config.name}:${key}`, value, context);
+    return userSourceFromConfig(label, value, context);
 }

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { dockerObjectName } from "./dockerObjects";
 import { GRAFANA_SECRET_FILES } from "./grafanaTenant";
+import { TENANT_SETTINGS } from "./tenantSettings";
 import { tenantDatabaseName, tenantDatabaseUser, tenantRedisPrefix, tenantServiceName } from "./naming";
 import { parseUserList, RESERVED_USER_IDS, USER_ID_PATTERN, USER_RECORD_FIELDS, type UserRecordInput } from "./users";
 import { InvalidInputError } from "./validation";
@@ -82,12 +83,12 @@ describe("parseUserList: messages name the source, the entry and the field", () 
         [
             "a setting PUG manages",
             [{ id: "acme", settings: { database: { host: "elsewhere:3306" } } }],
-            ['users.yaml: entry 1 (id "acme"): settings.database.host is managed by PUG and cannot be overridden'],
+            ['users.yaml: entry 1 (id "acme"): settings.database.host is refused (Grafana reads it as GF_DATABASE_HOST): the database connection is PUG\'s: the user\'s own MySQL database'],
         ],
         [
             "a secret in settings",
             [{ id: "acme", settings: { smtp: { password: "hunter2" } } }],
-            ["users.yaml: entry 1 (id \"acme\"): settings.smtp.password looks like a secret; settings end up in the service's environment in plain text, so secrets are not accepted there"],
+            ["users.yaml: entry 1 (id \"acme\"): settings.smtp.password is refused (Grafana reads it as GF_SMTP_PASSWORD): mail is sent through the platform's relay settings, with credentials a user record must not carry"],
         ],
         ["an entry that is not an object", [{ id: "acme" }, "bob"], ["users.yaml: entry 2: must be a user record, an object with at least an id (got a string)"]],
         ["an entry that is null", [null], ["users.yaml: entry 1: must be a user record, an object with at least an id (got null)"]],
@@ -130,18 +131,26 @@ const validRecord: fc.Arbitrary<UserRecordInput> = fc.record(
     {
         id: validId,
         active: fc.boolean(),
-        replicas: fc.integer({ min: 1, max: 12 }),
+        replicas: fc.integer({ min: 1, max: 10 }),
         image: fc.constantFrom("grafana/grafana:12.0.2", "registry.example.com:5000/pug/grafana:canary", `grafana/grafana@sha256:${"0".repeat(64)}`),
         theme: fc.constantFrom("light", "dark", "system"),
         settings: fc.dictionary(
-            fc.constantFrom("dashboards", "panels", "feature_toggles", "analytics"),
-            fc.dictionary(fc.stringMatching(/^[a-z][a-z_]{0,11}$/).filter((k) => !/(password|secret|token|api_?key|private_?key|credential)/.test(k)), fc.oneof(fc.string(), fc.integer(), fc.boolean()), { maxKeys: 3 }),
+            fc.constantFrom(...Object.keys(TENANT_SETTINGS)),
+            fc.dictionary(fc.constantFrom(...Object.values(TENANT_SETTINGS).flat()), fc.oneof(fc.string().filter((v) => !v.includes("$")), fc.integer(), fc.boolean()), { maxKeys: 3 }),
             { maxKeys: 2 },
-        ),
+        ).map((sections) => Object.fromEntries(Object.entries(sections).map(([section, keys]) => [section, Object.fromEntries(Object.entries(keys).filter(([key]) => TENANT_SETTINGS[section].includes(key)))]))),
     },
     { requiredKeys: ["id"] },
 );
 const uniqueRecords = fc.uniqueArray(validRecord, { selector: (r) => r.id, minLength: 1, maxLength: 8 });
+
+describe("parseUserList: replicas have an upper bound", () => {
+    it("refuses more replicas than the bound, 10 unless configured", () => {
+        expect(problemsOf("users.yaml", [{ id: "acme", replicas: 10 }])).toEqual([]);
+        expect(problemsOf("users.yaml", [{ id: "acme", replicas: 11 }])).toEqual(['users.yaml: entry 1 (id "acme"): replicas must be at most 10 (pug:grafana.maxReplicas)']);
+        expect(parseUserList("users.yaml", [{ id: "acme", replicas: 40 }], { maxReplicas: 40 })).toEqual([{ id: "acme", active: true, replicas: 40 }]);
+    });
+});
 
 describe("parseUserList: properties", () => {
     it("accepts every id of the documented form that is not reserved", () => {

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { datasourceListSchema } from "./datasources";
-import { settingsProblems } from "./grafanaTenant";
+import { DEFAULT_MAX_REPLICAS } from "./grafanaTenant";
 import { imageReferenceSchema } from "./imageReference";
 import { channelNameSchema } from "./releaseChannels";
+import { settingsProblems } from "./tenantSettings";
 import { describeFieldIssues, describeKind, InvalidInputError } from "./validation";
 
 /**
@@ -120,6 +121,12 @@ export type UserRecord = z.output<typeof userRecordSchema>;
 /** A user record as written in a source (defaults not yet applied). */
 export type UserRecordInput = z.input<typeof userRecordSchema>;
 
+/** What a user list is checked against beyond the record's own rules. */
+export interface UserListOptions {
+    /** The most replicas a record may ask for (`pug:grafana.maxReplicas`). @default DEFAULT_MAX_REPLICAS (10) */
+    maxReplicas?: number;
+}
+
 /** At most this many problems are listed; a list broken everywhere is summarised after them. */
 const MAX_PROBLEMS_LISTED = 50;
 
@@ -128,16 +135,20 @@ const MAX_PROBLEMS_LISTED = 50;
  * URL) and starts every line of the error. Throws one InvalidInputError listing every problem,
  * so nothing is registered from a list that is wrong anywhere.
  */
-export function parseUserList(source: string, raw: unknown): UserRecord[] {
+export function parseUserList(source: string, raw: unknown, options: UserListOptions = {}): UserRecord[] {
     if (!Array.isArray(raw)) throw new InvalidInputError([`${source}: must be a list of user records (got ${describeKind(raw)})`]);
+    const maxReplicas = options.maxReplicas ?? DEFAULT_MAX_REPLICAS;
     const problems: string[] = [];
     const users: UserRecord[] = [];
     const firstByFoldedId = new Map<string, { index: number; id: string }>();
     raw.forEach((entry, index) => {
         const where = `${source}: ${describeEntry(index, entry)}: `;
         const parsed = userRecordSchema.safeParse(entry, { reportInput: true });
-        if (parsed.success) users.push(parsed.data);
-        else problems.push(...describeFieldIssues(parsed.error, USER_RECORD_FIELDS).map((line) => where + line));
+        if (parsed.success) {
+            users.push(parsed.data);
+            // the bound is the stack's, so it is not part of the record's schema
+            if ((parsed.data.replicas ?? 0) > maxReplicas) problems.push(`${where}replicas must be at most ${maxReplicas} (pug:grafana.maxReplicas)`);
+        } else problems.push(...describeFieldIssues(parsed.error, USER_RECORD_FIELDS).map((line) => where + line));
 
         const id = rawId(entry);
         if (id === undefined) return;

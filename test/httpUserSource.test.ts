@@ -6,7 +6,7 @@ import fc from "fast-check";
 import * as http from "http";
 import type { AddressInfo } from "net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { HttpUserSource, loadUsers, UserSourceError, type HttpUserSourceArgs } from "../components/userSources";
+import { HttpUserSource, loadUsers, USER_LIST_MAX_BYTES, UserSourceError, type HttpUserSourceArgs } from "../components/userSources";
 import { InvalidInputError } from "../components/validation";
 import { json, reply, startLoopbackServer, type Handler, type LoopbackServer } from "./harness/loopbackServer";
 
@@ -183,6 +183,43 @@ describe("HttpUserSource against a local server", () => {
         server.handler = h;
         expect((await failure(source("/api/users").src)).message).toBe(`${base}/api/users: ${reason}`);
         expect(requests()).toHaveLength(1);
+    });
+
+    it("refuses a key given twice in one object, naming it and where", async () => {
+        server.handler = reply(200, "application/json", '[{"id": "acme"},\n {"id": "globex", "replicas": 2, "replicas": 20}]');
+        expect((await failure(source("/api/users").src)).message).toBe(
+            `${base}/api/users: answered with JSON that gives "replicas" twice in one object (line 2, column 34): which one counts would be left to the parser`,
+        );
+    });
+
+    it("takes the same size limit as a file by default", async () => {
+        server.handler = reply(200, "application/json", `[${" ".repeat(USER_LIST_MAX_BYTES)}]`);
+        expect((await failure(source("/api/users", { timeoutMs: 5000 }).src)).message).toBe(`${base}/api/users: answered with a body larger than ${USER_LIST_MAX_BYTES} bytes`);
+    });
+
+    it("refuses a list that echoes the token in a field, without printing it: validation errors never see it", async () => {
+        const token = fc.stringMatching(/^[\x21-\x7e]{8,40}$/);
+        const where = fc.constantFrom(
+            (t: string) => [{ id: "acme" }, { id: t }],
+            (t: string) => [{ id: "acme" }, { id: "globex", theme: t }],
+            (t: string) => [{ id: "acme" }, { id: "globex", image: `registry.example/${t}` }],
+            (t: string) => [{ id: "acme" }, { id: "globex", [t]: 1 }],
+        );
+        await fc.assert(
+            fc.asyncProperty(token, where, async (tok, list) => {
+                server.handler = json(200, list(tok));
+                const err = await loadUsers(source("/api/users", { token: tok }).src).then(
+                    () => undefined,
+                    (e: unknown) => e as Error,
+                );
+                expect(err?.message).toMatch(new RegExp(`^${base.replace(/[.]/g, "\\.")}/api/users: entry 2: \\S+ holds the token this source is read with: a list that echoes its credentials is refused$`));
+                for (const text of [err?.message, String(err?.stack)]) {
+                    expect(text).not.toContain(tok);
+                    expect(text).not.toContain(JSON.stringify(tok).slice(1, -1));
+                }
+            }),
+            { numRuns: 60 },
+        );
     });
 
     it("refuses a body larger than the limit without reading it all", async () => {

@@ -59,10 +59,10 @@ describe("the policy pack on the PUG stack program", () => {
     it("stops a Grafana setting that puts a key in plain text", async () => {
         const resources = await renderStack("dev", (config) => {
             const users = config["pug:users"] as Record<string, any>[];
-            users[0] = { ...users[0], settings: { analytics: { reporting_salt: "q9Z2vL8xR4tW7yB1nK5mP3sD6fH0jC" } } };
+            users[0] = { ...users[0], settings: { date_formats: { full_date: "q9Z2vL8xR4tW7yB1nK5mP3sD6fH0jC" } } };
         });
         const violations = await packViolations(pugPolicies, resources, PACK_CONFIG);
         expect(violations.map((v) => v.policy)).toEqual(["no-secret-in-env"]);
-        expect(violations[0].message).toMatch(/env GF_ANALYTICS_REPORTING_SALT holds a random-looking value/);
+        expect(violations[0].message).toMatch(/env GF_DATE_FORMATS_FULL_DATE holds a random-looking value/);
     });
 });

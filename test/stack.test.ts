@@ -50,6 +50,7 @@ describe("dev stack (local engine, embedded MySQL and Redis)", async () => {
         expect(provider.secretPaths).toContain("password");
         expect(redis.inputs.mode.replicated.replicas).toBe(1);
         expect(envOf(run, "alice").GF_DATABASE_HOST).toBe("pug-mysql:3306");
+        expect(envOf(run, "alice")).not.toHaveProperty("GF_DATABASE_SSL_MODE");
         expect(envOf(run, "alice").GF_LIVE_HA_ENGINE_ADDRESS).toBe("pug-live-redis:6379");
     });
 
@@ -112,6 +113,8 @@ describe("prod stack (remote manager, external MySQL and Redis)", async () => {
         expect(provider.inputs).toMatchObject({ endpoint: "mysql.example.internal:3306", username: "pug_admin", tls: "true" });
         expect(provider.secretPaths).toContain("password");
         expect(envOf(run, "acme").GF_DATABASE_HOST).toBe("mysql.example.internal:3306");
+        // Grafana's own connection is as encrypted as the provider's
+        expect(envOf(run, "acme").GF_DATABASE_SSL_MODE).toBe("true");
         expect(envOf(run, "acme").GF_LIVE_HA_ENGINE_ADDRESS).toBe("redis.example.internal:6379");
         const redisSecret = run.resources.find((r) => r.type === "docker:index/secret:Secret" && r.inputs.name.startsWith("pug-live-redis-password-"))!;
         expect(redisSecret.secretPaths).toContain("data");
@@ -137,6 +140,33 @@ describe("prod stack (remote manager, external MySQL and Redis)", async () => {
         expect(prod.secretValues).toHaveLength(2);
         expect(plainTextLeaks(run, [...prod.secretValues, ...run.generatedSecrets])).toEqual([]);
     });
+});
+
+describe("the platform's own Docker objects never take a name a user's could", async () => {
+    // A user's secrets and configs are pug-<id>-<purpose>-<hash> (tenantObjectName), in the same
+    // namespaces as the platform's (Docker keeps secrets and configs apart): e.g. a user
+    // "ops-grafana" must not meet the operations Grafana's admin secret.
+    const tenantShaped = (purposes: string) => new RegExp(`^pug-[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?-(${purposes})-[0-9a-f]{12}$`);
+    const namespaces = [
+        { type: "docker:index/secret:Secret", shape: tenantShaped("db|admin|key|ds") },
+        // a user's only config is its datasources' provisioning
+        { type: "docker:index/serviceConfig:ServiceConfig", shape: tenantShaped("ds") },
+    ];
+    for (const stack of ["dev", "prod"] as const) {
+        it(stack, async () => {
+            const file = loadStackFile(stack);
+            const run = await runStackProgram(file.config, file.secretKeys);
+            for (const { type, shape } of namespaces) {
+                const objects = run.resources.filter((r) => r.type === type);
+                const platform = objects.filter((r) => !r.name.startsWith("user-"));
+                expect(platform.length, type).toBeGreaterThan(0);
+                for (const r of platform) expect(r.inputs.name, r.name).not.toMatch(shape);
+                for (const r of objects.filter((o) => o.name.startsWith("user-") && o.name.endsWith("-datasources") === (type === namespaces[1].type))) {
+                    expect(r.inputs.name, r.name).toMatch(shape);
+                }
+            }
+        });
+    }
 });
 
 describe("a per-user override changes only that user", async () => {
@@ -190,7 +220,7 @@ describe("malformed settings stop the program before any resource is registered"
         [{ "pug:docker": { endpointMode: "ipvs" } }, "pug:docker: endpointMode:"],
         [{ "pug:domain": undefined }, "pug:domain: is required"],
         [{ "pug:users": [{ id: "alice" }, { id: "Bob" }] }, 'pug:users: entry 2 (id "Bob"): id must be a lowercase letter'],
-        [{ "pug:users": [{ id: "alice", settings: { database: { host: "other:3306" } } }] }, 'pug:users: entry 1 (id "alice"): settings.database.host is managed by PUG'],
+        [{ "pug:users": [{ id: "alice", settings: { database: { host: "other:3306" } } }] }, 'pug:users: entry 1 (id "alice"): settings.database.host is refused (Grafana reads it as GF_DATABASE_HOST)'],
     ])("%o", async (override, message) => {
         const config: Record<string, unknown> = { ...dev.config, ...override };
         for (const [k, v] of Object.entries(config)) if (v === undefined) delete config[k];

@@ -23,9 +23,10 @@ let mocks: MockSetup;
 /** Runs the stack program once with this configuration and these outputs of the last update. */
 async function run(
     config: Record<string, unknown>,
-    opts: { previous?: string[]; secretKeys?: string[]; mock?: MockOptions } = {},
+    opts: { previous?: string[]; previousOutputs?: Record<string, unknown>; secretKeys?: string[]; mock?: MockOptions } = {},
 ): Promise<{ outputs?: Record<string, unknown>; error?: Error }> {
-    mocks = await setupPulumiMocks({ stackOutputs: opts.previous ? { [SELF]: { tenants: opts.previous } } : {}, ...opts.mock });
+    const previous: Record<string, Record<string, unknown>> = opts.previous ? { [SELF]: { tenants: opts.previous, activeTenants: opts.previous, ...opts.previousOutputs } } : {};
+    mocks = await setupPulumiMocks({ stackOutputs: previous, ...opts.mock });
     setConfig({ "pug:domain": "grafana.test", ...config }, opts.secretKeys);
     try {
         const outputs = await main();
@@ -85,13 +86,22 @@ describe("a malformed source or setting registers nothing", () => {
     it.each<[string, Record<string, unknown>, string]>([
         ["a bad entry inline", { "pug:users": [{ id: "acme" }, { id: "ac-me", replicas: 0 }] }, 'pug:users: entry 2 (id "ac-me"): replicas must be a whole number >= 1'],
         ["a typo in a record", { "pug:users": [{ id: "acme", tehme: "dark" }] }, 'pug:users: entry 1 (id "acme"): tehme is not a known field (did you mean "theme"?)'],
-        ["a managed setting", { "pug:users": [{ id: "acme", settings: { database: { host: "x:1" } } }] }, 'pug:users: entry 1 (id "acme"): settings.database.host is managed by PUG and cannot be overridden'],
+        ["a managed setting", { "pug:users": [{ id: "acme", settings: { database: { host: "x:1" } } }] }, 'pug:users: entry 1 (id "acme"): settings.database.host is refused (Grafana reads it as GF_DATABASE_HOST)'],
         ["a missing file", { "pug:users": { file: "test/fixtures/nope.yaml" } }, "test/fixtures/nope.yaml: cannot read the user list"],
         ["a plain string", { "pug:users": "users.yaml" }, 'pug:users: must be a list of user records, { file: "users.yaml" } or { url: "https://...", token?, timeoutMs? } (got a string)'],
         ["an unknown source shape", { "pug:users": { path: "users.yaml" } }, 'pug:users: must be a list of user records, { file: "users.yaml" } or { url: "https://...", token?, timeoutMs? }'],
         ["a bad allowance", { "pug:users": [{ id: "acme" }], "pug:allowRemovals": "acme globex" }, 'pug:allowRemovals: "acme globex" is not a user id'],
         ["a restore of a user not in the list", { "pug:users": [{ id: "acme" }], "pug:restoreUsers": "globex" }, 'pug:restoreUsers: "globex" is not in the user list'],
         ["an invalid default image", { "pug:users": [{ id: "acme" }], "pug:grafana": { image: "grafana/Grafana" } }, 'pug:grafana: image: "grafana/Grafana" is not a valid image reference'],
+        [
+            "a key given twice in an inline list set as JSON text",
+            { "pug:users": '[{"id": "acme", "theme": "dark", "theme": "light"}]' },
+            'pug:users: line 1, column 34: "theme" is given twice in one object (which one counts would be left to the parser)',
+        ],
+        ["a key given twice in a setting set as JSON text", { "pug:users": [{ id: "acme" }], "pug:proxy": '{"auth": "grafana", "auth": "jwt"}' }, 'pug:proxy: line 1, column 21: "auth" is given twice in one object'],
+        ["more replicas than the bound", { "pug:users": [{ id: "acme", replicas: 12 }] }, 'pug:users: entry 1 (id "acme"): replicas must be at most 10 (pug:grafana.maxReplicas)'],
+        ["more replicas than a configured bound", { "pug:users": [{ id: "acme", replicas: 5 }], "pug:grafana": { maxReplicas: 4 } }, 'pug:users: entry 1 (id "acme"): replicas must be at most 4 (pug:grafana.maxReplicas)'],
+        ["a default above the bound", { "pug:users": [{ id: "acme" }], "pug:grafana": { replicas: 12 } }, "pug:grafana: replicas: must be at most maxReplicas (10)"],
     ])("%s", async (_, config, message) => {
         const { error } = await run(config, { previous: ["acme"] });
         expect(error?.message).toContain(message);
@@ -151,6 +161,33 @@ describe("the mass-removal guard in the stack program", () => {
         expect(allowed.outputs?.tenants).toEqual([]);
     });
 
+    it("blocks deactivating every user, registering nothing, and allows it when confirmed", async () => {
+        const inactive = four.map((id) => ({ id, active: false }));
+        const blocked = await run({ "pug:users": inactive }, { previous: four });
+        expect(blocked.error?.message).toContain("pug:users marks every user inactive, while the last update ran the Grafanas of 4.");
+        expect(blocked.error?.message).toContain("Would be deactivated (4): acme, globex, initech, umbrella");
+        expect(mocks.resources).toEqual([]);
+        const allowed = await run({ "pug:users": inactive, "pug:allowRemovals": four.join(",") }, { previous: four });
+        expect(allowed.error).toBeUndefined();
+        expect(allowed.outputs?.activeTenants).toEqual([]);
+        expect(serviceNames()).toEqual([]);
+    });
+
+    it("exports who is active, and reads it back as the previous active users", async () => {
+        const { outputs } = await run({ "pug:users": [{ id: "acme" }, { id: "globex", active: false }] });
+        expect([outputs?.tenants, outputs?.activeTenants]).toEqual([["acme", "globex"], ["acme"]]);
+        // globex was inactive already: deactivating initech and umbrella is within the budget
+        const { error } = await run({ "pug:users": four.map((id) => ({ id, active: id === "acme" })) }, { previous: four, previousOutputs: { activeTenants: ["acme", "initech", "umbrella"] } });
+        expect(error).toBeUndefined();
+    });
+
+    it("takes the active users from the urls output of an update made before activeTenants existed", async () => {
+        const urls = Object.fromEntries(four.map((id) => [id, `https://grafana.test/${id}/grafana/`]));
+        const { error } = await run({ "pug:users": four.map((id) => ({ id, active: id === "acme" })) }, { previous: four, previousOutputs: { activeTenants: undefined, urls } });
+        expect(error?.message).toContain("Would be deactivated (3): globex, initech, umbrella");
+        expect(mocks.resources).toEqual([]);
+    });
+
     it("does not block a first deployment (no previous outputs)", async () => {
         const { outputs, error } = await run({ "pug:users": [] });
         expect(error).toBeUndefined();
@@ -172,6 +209,30 @@ describe("the mass-removal guard in the stack program", () => {
     it("reads the stack itself under its organization, project and stack names", async () => {
         const { error } = await run({ "pug:users": [{ id: "acme" }] }, { previous: four, mock: { organization: "platform-team", stack: "prod", stackOutputs: { "platform-team/pug/prod": { tenants: four } } } });
         expect(error?.message).toContain("Would be removed (3)");
+    });
+});
+
+describe("subdomain mode (pug:urlMode)", () => {
+    it("gives every user an origin of their own, through the proxy, the monitoring and the outputs", async () => {
+        const { outputs, error } = await run({ "pug:urlMode": "subdomain", "pug:users": [{ id: "acme" }, { id: "globex" }] });
+        expect(error).toBeUndefined();
+        expect(outputs?.urls).toEqual({ acme: "https://acme.grafana.test/", globex: "https://globex.grafana.test/" });
+        const acme = mocks.ofType(SERVICE).find((s) => s.inputs.name === "grafana-acme")!;
+        expect(acme.inputs.taskSpec.containerSpec.env.GF_SERVER_ROOT_URL).toBe("https://acme.grafana.test/");
+        const config = (prefix: string) =>
+            mocks
+                .ofType("docker:index/serviceConfig:ServiceConfig")
+                .filter((c) => (c.inputs.name as string).startsWith(prefix))
+                .map((c) => Buffer.from(c.inputs.data as string, "base64").toString("utf8"))[0];
+        expect(config("pug-proxy-nginx-conf")).toContain("map $host $pug_user");
+        expect(config("pug-prometheus-config")).toContain("metrics_path: /metrics");
+    });
+
+    it("keeps path mode the default, and refuses another mode", async () => {
+        expect((await run({ "pug:users": [{ id: "acme" }] })).outputs?.urls).toEqual({ acme: "https://grafana.test/acme/grafana/" });
+        const { error } = await run({ "pug:urlMode": "subdomains", "pug:users": [{ id: "acme" }] });
+        expect(error?.message).toContain('pug:urlMode: value: must be "path" (https://DOMAIN/<id>/grafana/, the default) or "subdomain" (https://<id>.DOMAIN/)');
+        expect(mocks.resources).toEqual([]);
     });
 });
 

@@ -41,6 +41,19 @@ export const DOCKER_DNS = "127.0.0.11";
 export const VANISHED_TASK_ADDRESS = "10.255.255.1";
 
 /**
+ * Identity headers a client might forge, as some Grafana auth mode could read them: auth proxy's
+ * default and its usual extra headers, what oauth2-proxy, Authelia and similar put in front of a
+ * Grafana, the JWT header, and the identity Grafana itself forwards. None may reach a Grafana.
+ */
+export const FORGED_IDENTITY_HEADERS = [
+    "X-WEBAUTH-USER", "X-WEBAUTH-EMAIL", "X-WEBAUTH-NAME", "X-WEBAUTH-ROLE", "X-WEBAUTH-GROUPS",
+    "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username", "X-Forwarded-Access-Token",
+    "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups", "X-Auth-Request-Preferred-Username", "X-Auth-Request-Access-Token",
+    "Remote-User", "Remote-Email", "Remote-Groups", "Remote-Name",
+    "X-JWT-Assertion", "X-Grafana-Id", "X-Grafana-User",
+];
+
+/**
  * Why the real-nginx tests cannot run here, when the machine forbids network namespaces; undefined
  * when they can, or when CI=true (CI must run them: a missing capability there is a failure).
  */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frontProxySpec } from "../../components/frontProxy";
 import { AUTH_USER_HEADER, DEFAULT_TOKEN_HEADER, nginxConfig } from "../../components/nginxConfig";
 import { SESSION_COOKIE, stubToken } from "../harness/netnsAgent";
-import { eventually, namespacesForbiddenReason, nginxRefuses, serviceRecords, startProxyNamespace, type ProxyNamespace, type ReceivedRequest } from "../harness/proxyNamespace";
+import { eventually, FORGED_IDENTITY_HEADERS, namespacesForbiddenReason, nginxRefuses, serviceRecords, startProxyNamespace, type ProxyNamespace, type ReceivedRequest } from "../harness/proxyNamespace";
 
 const forbidden = namespacesForbiddenReason();
 if (forbidden) console.warn(`SKIPPED: real-nginx proxy tests (jwt): ${forbidden}`);
@@ -53,13 +53,18 @@ describe.skipIf(forbidden)("front proxy in real nginx, jwt mode", () => {
 
     it("passes the issued token to the user it was issued for, replacing one the client sent", async () => {
         await proxy.clearLog();
-        const forged = { "X-JWT-Assertion": stubToken("alice", "bob"), "X-WEBAUTH-USER": "admin" };
+        const forged = { ...Object.fromEntries(FORGED_IDENTITY_HEADERS.map((h) => [h, "admin"])), "X-JWT-Assertion": stubToken("alice", "bob"), Authorization: "Basic YWRtaW46YWRtaW4=" };
         const res = await proxy.request("/alice/grafana/api/user", { headers: { ...session("alice"), ...forged } });
         expect(res.status).toBe(200);
         const got = JSON.parse(res.body) as ReceivedRequest;
         expect(got.servedBy).toBe("alice");
         expect(got.headers["x-jwt-assertion"]).toBe(stubToken("alice", "alice"));
-        expect(got.headers["x-webauth-user"]).toBeUndefined();
+        // Grafana learns who is signed in from the token only: no identity header, no credentials
+        // of its own (basic auth or an API token) that could name someone else
+        for (const h of [...FORGED_IDENTITY_HEADERS.filter((h) => h !== "X-JWT-Assertion"), "Authorization"]) expect(got.headers[h.toLowerCase()], h).toBeUndefined();
+        // the auth endpoint still gets the client's Authorization, to decide with
+        const [asked] = await authRequests();
+        expect(asked.headers.authorization).toBe("Basic YWRtaW46YWRtaW4=");
         // the token travels to Grafana only, never back to the browser
         expect(res.headers[DEFAULT_TOKEN_HEADER.toLowerCase()]).toBeUndefined();
 

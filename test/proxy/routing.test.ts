@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frontProxySpec } from "../../components/frontProxy";
 import { tenantServiceName } from "../../components/naming";
 import { nginxConfig, UPSTREAM_CONNECT_TIMEOUT_SECONDS } from "../../components/nginxConfig";
-import { namespacesForbiddenReason, nginxCheck, serviceRecords, startProxyNamespace, VANISHED_TASK_ADDRESS, type ProxyNamespace, type ReceivedRequest } from "../harness/proxyNamespace";
+import { FORGED_IDENTITY_HEADERS, namespacesForbiddenReason, nginxCheck, serviceRecords, startProxyNamespace, VANISHED_TASK_ADDRESS, type ProxyNamespace, type ReceivedRequest } from "../harness/proxyNamespace";
 
 const forbidden = namespacesForbiddenReason();
 if (forbidden) console.warn(`SKIPPED: real-nginx proxy tests: ${forbidden}`);
@@ -130,9 +130,9 @@ describe.skipIf(forbidden)("front proxy in real nginx, grafana mode", () => {
         for (const name of asked) expect(USERS.map(tenantServiceName)).toContain(name);
     });
 
-    it("strips every client-sent identity header, in any spelling, over HTTP and WebSocket", async () => {
+    it("strips every client-sent identity header any Grafana auth mode could read, in any spelling, over HTTP and WebSocket", async () => {
         const forged = {
-            "X-WEBAUTH-USER": "admin",
+            ...Object.fromEntries(FORGED_IDENTITY_HEADERS.map((h) => [h, "admin"])),
             "x-webauth-user": "admin",
             "X-Jwt-Assertion": "forged.token.value",
         };
@@ -140,12 +140,16 @@ describe.skipIf(forbidden)("front proxy in real nginx, grafana mode", () => {
         const { socket, greeting } = await proxy.websocket("/alice/grafana/api/live/ws", { headers: forged });
         socket.close();
         // nginx drops headers with underscores (an alias some servers fold into dashes)
-        const underscored = await proxy.request("/alice/grafana/api/user", { headers: { X_WEBAUTH_USER: "admin" } });
+        const underscored = await proxy.request("/alice/grafana/api/user", { headers: { X_WEBAUTH_USER: "admin", X_FORWARDED_USER: "admin" } });
         for (const got of [JSON.parse(res.body) as ReceivedRequest, greeting, JSON.parse(underscored.body) as ReceivedRequest]) {
             const names = Object.keys(got.headers).map((h) => h.toLowerCase().replace(/_/g, "-"));
-            expect(names).not.toContain("x-webauth-user");
-            expect(names).not.toContain("x-jwt-assertion");
+            for (const h of FORGED_IDENTITY_HEADERS) expect(names, h).not.toContain(h.toLowerCase());
         }
+    });
+
+    it("passes Authorization on in grafana mode: Grafana's own API tokens and basic auth sign in there", async () => {
+        const res = await proxy.request("/alice/grafana/api/user", { headers: { Authorization: "Bearer glsa_example" } });
+        expect((JSON.parse(res.body) as ReceivedRequest).headers.authorization).toBe("Bearer glsa_example");
     });
 
     it("passes the Host and Origin Grafana Live checks as the browser sent them", async () => {
