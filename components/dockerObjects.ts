@@ -95,3 +95,37 @@ export function secretPath(fileName: string): string {
 export function networkAttachments(networkIds: pulumi.Input<pulumi.Input<string>[]>): pulumi.Output<docker.types.input.ServiceTaskSpecNetworksAdvanced[]> {
     return pulumi.output(networkIds).apply((ids) => ids.map((id) => ({ id })));
 }
+
+/** Milliseconds in a duration written like Go's ("30s", "1m30s", "500ms", "2h"). */
+export function durationMs(text: string): number {
+    const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+    if (!parts.length || parts.map((p) => p[0]).join("") !== text) throw new Error(`"${text}" is not a duration like "30s" or "1m30s"`);
+    return Math.round(parts.reduce((total, [, n, unit]) => total + Number(n) * units[unit], 0));
+}
+
+/**
+ * What a task does when it stops: restart on any exit after `delay`. The window is written out as
+ * the Swarm reports it when none is set ("0s", unbounded): left out, the docker provider reads
+ * "0s" back and every preview plans an update of the service.
+ */
+export function restartOnExit(delay: string, window = "0s"): docker.types.input.ServiceTaskSpecRestartPolicy {
+    return { condition: "any", delay: swarmDuration(delay), window: swarmDuration(window) };
+}
+
+/**
+ * A duration ("60s", "90s", "500ms", "1h30m") as the docker provider reads it back from the Swarm:
+ * Go's time.Duration.String() without a trailing "0s" after minutes or "0m" after hours ("1m",
+ * "1m30s", "500ms", "1h30m"). A service spec that says "60s" never matches what the provider
+ * reads, so every preview would plan an update of the service.
+ */
+export function swarmDuration(text: string): string {
+    const ms = durationMs(text);
+    if (ms === 0) return "0s";
+    if (ms < 1_000) return `${ms}ms`;
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.floor((ms % 3_600_000) / 60_000);
+    const s = (ms % 60_000) / 1_000;
+    const go = h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
+    return go.replace(/m0s$/, "m").replace(/h0m$/, "h");
+}

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
+import { hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
 import { safePassword } from "./tenantDatabase";
 
@@ -74,14 +74,14 @@ export class EmbeddedMysql extends pulumi.ComponentResource {
                         // without credentials: no password in the health check.
                         healthcheck: {
                             tests: ["CMD-SHELL", "mysqladmin ping -h 127.0.0.1 --silent"],
-                            interval: "10s", timeout: "5s", retries: 5, startPeriod: "60s",
+                            interval: "10s", timeout: "5s", retries: 5, startPeriod: "1m",
                         },
-                        stopGracePeriod: "60s",
+                        stopGracePeriod: "1m",
                     },
                     networksAdvanceds: networkAttachments(args.networkIds),
                     placement: { constraints: args.placementConstraints ?? ["node.role == manager"] },
                     resources: { limits: { memoryBytes: (args.memoryLimitMb ?? 1024) * 1024 * 1024 } },
-                    restartPolicy: { condition: "any", delay: "5s" },
+                    restartPolicy: restartOnExit("5s"),
                 },
                 endpointSpec: {
                     mode: args.endpointMode ?? "vip",

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { configMount, hashedConfig, networkAttachments } from "./dockerObjects";
+import { configMount, hashedConfig, networkAttachments, restartOnExit, swarmDuration } from "./dockerObjects";
 import { GRAFANA_PORT } from "./grafanaTenant";
 import { DEFAULT_JWT_HEADER } from "./naming";
 import type { EndpointMode } from "./swarm";
@@ -172,13 +172,13 @@ export class FrontProxy extends pulumi.ComponentResource {
                         // SIGQUIT is nginx's graceful stop: no new connections, running requests
                         // finish; open WebSockets last until the grace period ends.
                         stopSignal: "SIGQUIT",
-                        stopGracePeriod: args.stopGracePeriod ?? "30s",
+                        stopGracePeriod: swarmDuration(args.stopGracePeriod ?? "30s"),
                     },
                     networksAdvanceds: networkAttachments(args.networkIds),
                     // Two tasks on one node would both need the node's published port.
                     placement: { constraints: args.placementConstraints, maxReplicas: 1 },
                     resources: { limits: { memoryBytes: (args.memoryLimitMb ?? 512) * 1024 * 1024 } },
-                    restartPolicy: { condition: "any", delay: "2s" },
+                    restartPolicy: restartOnExit("2s"),
                 },
                 // Host mode: the routing mesh (ingress) is not used; each node's own task answers.
                 endpointSpec: {

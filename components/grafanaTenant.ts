@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { datasourceProvisioning, type TenantDatasources } from "./datasources";
-import { configMount, hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
+import { configMount, durationMs, hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath, swarmDuration } from "./dockerObjects";
 import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./naming";
 import type { MysqlTls } from "./stackConfig";
 import type { EndpointMode } from "./swarm";
@@ -175,7 +175,7 @@ export const GRAFANA_UPDATE_POLICY = {
     order: "start-first",
     failureAction: "rollback",
     // A replica must stay healthy this long after it starts, or the update rolls back.
-    monitor: "60s",
+    monitor: "1m",
     maxFailureRatio: "0",
     delay: "10s",
 } as const;
@@ -190,7 +190,7 @@ const START_PERIOD_SECONDS = 90;
  * rollout and a full rollback, one replica at a time.
  */
 export function grafanaConvergeConfig(replicas: number): { delay: string; timeout: string } {
-    const perReplica = START_PERIOD_SECONDS + Number.parseInt(GRAFANA_UPDATE_POLICY.monitor) + Number.parseInt(GRAFANA_UPDATE_POLICY.delay);
+    const perReplica = START_PERIOD_SECONDS + (durationMs(GRAFANA_UPDATE_POLICY.monitor) + durationMs(GRAFANA_UPDATE_POLICY.delay)) / 1_000;
     return { delay: "7s", timeout: `${2 * replicas * perReplica + 60}s` };
 }
 
@@ -199,7 +199,7 @@ export const GRAFANA_ROLLBACK_POLICY = {
     parallelism: 1,
     order: "start-first",
     failureAction: "pause",
-    monitor: "60s",
+    monitor: "1m",
     maxFailureRatio: "0",
 } as const;
 
@@ -359,7 +359,7 @@ export class GrafanaTenant extends pulumi.ComponentResource {
                             timeout: "5s",
                             retries: 3,
                             // migrations on a fresh database take a while
-                            startPeriod: `${START_PERIOD_SECONDS}s`,
+                            startPeriod: swarmDuration(`${START_PERIOD_SECONDS}s`),
                         },
                         stopGracePeriod: "30s",
                     },
@@ -373,7 +373,7 @@ export class GrafanaTenant extends pulumi.ComponentResource {
                         limits: { memoryBytes: (args.memoryLimitMb ?? 512) * 1024 * 1024 },
                         reservation: { memoryBytes: (args.memoryReservationMb ?? 128) * 1024 * 1024 },
                     },
-                    restartPolicy: { condition: "any", delay: "5s", window: "2m" },
+                    restartPolicy: restartOnExit("5s", "2m"),
                 },
                 endpointSpec: { mode: args.endpointMode ?? "vip" },
                 updateConfig: { ...GRAFANA_UPDATE_POLICY },

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
+import { hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
 import { safePassword } from "./tenantDatabase";
 
@@ -86,7 +86,7 @@ export class LiveRedis extends pulumi.ComponentResource {
                     },
                     networksAdvanceds: networkAttachments(args.networkIds),
                     resources: { limits: { memoryBytes: memoryLimitMb * 1024 * 1024 } },
-                    restartPolicy: { condition: "any", delay: "2s" },
+                    restartPolicy: restartOnExit("2s"),
                 },
                 endpointSpec: { mode: args.endpointMode ?? "vip" },
                 // One task: stop the old before starting the new, or two Redis would split the clients.

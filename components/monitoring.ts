@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { configMount, hashedConfig, hashedSecret, networkAttachments, secretMount, secretPath } from "./dockerObjects";
+import { configMount, hashedConfig, hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath } from "./dockerObjects";
 import { DEFAULT_PROXY_SERVICE_NAME, PROXY_STATUS_PORT } from "./frontProxy";
 import { DEFAULT_GRAFANA_IMAGE, GRAFANA_PORT } from "./grafanaTenant";
 import { tenantPath, tenantServiceName, type UrlMode } from "./naming";
@@ -140,7 +140,7 @@ export class Monitoring extends pulumi.ComponentResource {
         super("pug:monitoring:Monitoring", name, {}, opts);
 
         const networks = networkAttachments(args.networkIds);
-        const restartPolicy = { condition: "any", delay: "5s" };
+        const restartPolicy = restartOnExit("5s");
         const endpointMode = args.endpointMode ?? "vip";
 
         if (proxyStatusUrl !== null) {
@@ -235,7 +235,7 @@ export class Monitoring extends pulumi.ComponentResource {
                         },
                         secrets: [secretMount(adminSecret, ADMIN_PASSWORD_FILE, OPS_GRAFANA_UID)],
                         configs: provisioning,
-                        healthcheck: { tests: ["CMD-SHELL", `curl -fsS http://localhost:${GRAFANA_PORT}/api/health || exit 1`], interval: "15s", timeout: "5s", retries: 3, startPeriod: "60s" },
+                        healthcheck: { tests: ["CMD-SHELL", `curl -fsS http://localhost:${GRAFANA_PORT}/api/health || exit 1`], interval: "15s", timeout: "5s", retries: 3, startPeriod: "1m" },
                     },
                     networksAdvanceds: networks,
                     resources: { limits: { memoryBytes: 512 * 1024 * 1024 } },

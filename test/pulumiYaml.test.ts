@@ -37,6 +37,12 @@ async function keysReadWith(stack: string): Promise<Set<string>> {
 }
 
 describe("Pulumi.yaml", () => {
+    it("gives every typed key a default, or every stack file sets it: the CLI refuses a stack missing one", () => {
+        for (const key of typed.filter((k) => project.config[k].default === undefined)) {
+            for (const stack of ["dev", "prod"]) expect(loadStackFile(stack).config[key], `${key} in Pulumi.${stack}.yaml`).toBeDefined();
+        }
+    });
+
     it("runs on Node with TypeScript through ts-node", () => {
         expect(project.runtime).toMatchObject({ name: "nodejs", options: { typescript: true } });
     });

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { lastRunResources, plainTextLeaks, runStackProgram, type StackRun } from "./harness/stackProgram";
 import { loadStackFile } from "./harness/stackFiles";
 import type { RegisteredResource } from "./harness/pulumiMocks";
+import { swarmDuration } from "../components/dockerObjects";
 
 const SERVICE = "docker:index/service:Service";
 const label = (r: RegisteredResource, name: string) => r.inputs.labels?.find((l: any) => l.label === name)?.value;
@@ -231,5 +232,50 @@ describe("malformed settings stop the program before any resource is registered"
     it("reports the problems of every key in one run", async () => {
         const config = { ...dev.config, "pug:grafana": { replicas: 0 }, "pug:redis": { address: "nohost" } };
         await expect(runStackProgram(config)).rejects.toThrow(/pug:redis: address: must be host:port[\s\S]*pug:grafana: replicas/);
+    });
+});
+
+/**
+ * The docker provider reads a service back from the Swarm and compares it with what the program
+ * declares: a value the Swarm reports differently ("60s" comes back as "1m"; a restart policy
+ * without a window comes back with "0s") would plan an update of the service on every preview.
+ */
+describe("every service is declared the way the Swarm reports it back", async () => {
+    const stacks = await Promise.all(
+        (["dev", "prod"] as const).map(async (name) => {
+            const file = loadStackFile(name);
+            return { name, run: await runStackProgram(file.config, file.secretKeys) };
+        }),
+    );
+    const durations = (svc: any): Array<[string, string | undefined]> => [
+        ["healthcheck.interval", svc.taskSpec.containerSpec.healthcheck?.interval],
+        ["healthcheck.timeout", svc.taskSpec.containerSpec.healthcheck?.timeout],
+        ["healthcheck.startPeriod", svc.taskSpec.containerSpec.healthcheck?.startPeriod],
+        ["stopGracePeriod", svc.taskSpec.containerSpec.stopGracePeriod],
+        ["restartPolicy.delay", svc.taskSpec.restartPolicy?.delay],
+        ["restartPolicy.window", svc.taskSpec.restartPolicy?.window],
+        ["updateConfig.delay", svc.updateConfig?.delay],
+        ["updateConfig.monitor", svc.updateConfig?.monitor],
+        ["rollbackConfig.delay", svc.rollbackConfig?.delay],
+        ["rollbackConfig.monitor", svc.rollbackConfig?.monitor],
+    ];
+
+    it("writes every duration in the provider's canonical form, and every restart policy's window", () => {
+        for (const { name, run } of stacks) {
+            const services = run.resources.filter((r) => r.type === SERVICE);
+            expect(services.length, name).toBeGreaterThan(3);
+            for (const svc of services) {
+                for (const [field, value] of durations(svc.inputs)) {
+                    if (value !== undefined) expect(value, `${name}: ${svc.inputs.name} ${field}`).toBe(swarmDuration(value));
+                }
+                expect(svc.inputs.taskSpec.restartPolicy?.window, `${name}: ${svc.inputs.name} restartPolicy.window`).toBeDefined();
+            }
+        }
+    });
+
+    it("formats durations as Go's time.Duration does, less a trailing zero unit", () => {
+        const cases: Record<string, string> = { "0s": "0s", "500ms": "500ms", "1.5s": "1.5s", "10s": "10s", "60s": "1m", "90s": "1m30s", "2m": "2m", "3600s": "1h", "5400s": "1h30m", "3661s": "1h1m1s", "1h0m30s": "1h0m30s" };
+        for (const [given, read] of Object.entries(cases)) expect(swarmDuration(given), given).toBe(read);
+        expect(() => swarmDuration("1 minute")).toThrow(/not a duration/);
     });
 });

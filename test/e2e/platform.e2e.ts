@@ -434,9 +434,10 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         })();
         let polled: Polled;
         try {
-            // `up` returns once the service has converged (its convergeConfig): the update is done
-            await up("rolling update of one user (3 replicas)", users);
-            await updateCompleted(tenantServiceName(ALICE), 60_000);
+            await up("up of a new image for one user", users);
+            // the docker provider's convergeConfig returns once every task runs the new spec, not
+            // when Swarm's rolling update (its monitor window included) has completed: wait for that
+            await timed("rolling update of one user (3 replicas), after up returned", () => updateCompleted(tenantServiceName(ALICE), 6 * 60_000));
         } finally {
             sampling = false;
             [polled] = await Promise.all([client.stop(), sampler]);
