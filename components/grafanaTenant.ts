@@ -11,6 +11,8 @@ import { isAbsentOrWholeNumber } from "./validation";
 
 /** The image every user runs unless the stack or the user says otherwise (11.3+ for Live's ha_prefix). */
 export const DEFAULT_GRAFANA_IMAGE = "grafana/grafana:12.0.2";
+/** Open files per Grafana task (each Live WebSocket holds one). */
+export const DEFAULT_OPEN_FILES_LIMIT = 65536;
 
 /**
  * The most replicas a user's Grafana may have unless the stack says otherwise
@@ -335,7 +337,7 @@ export class GrafanaTenant extends pulumi.ComponentResource {
         ];
 
         const userLabel = { label: "pug.user", value: args.userId };
-        const openFiles = args.openFilesLimit ?? 65536;
+        const openFiles = args.openFilesLimit ?? DEFAULT_OPEN_FILES_LIMIT;
         this.service = new docker.Service(
             name,
             {

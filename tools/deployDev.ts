@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { homedir } from "os";
 import * as path from "path";
 import { DEFAULT_NGINX_IMAGE } from "../components/frontProxy";
-import { DEFAULT_GRAFANA_IMAGE } from "../components/grafanaTenant";
+import { DEFAULT_GRAFANA_IMAGE, DEFAULT_OPEN_FILES_LIMIT } from "../components/grafanaTenant";
 import { ensureDebianPackages } from "../test/e2e/dockerd";
 import { Engine } from "../test/e2e/engine";
 import { buildImages, importImage } from "../test/e2e/images";
@@ -96,6 +96,13 @@ async function main() {
             "user's 'Grafana' is the end-to-end test's GRAFANA STAND-IN, which is not Grafana.",
             "Monitoring (Prometheus, exporter, operations Grafana) is off.",
         );
+    }
+    // Grafana's task raises its open-files limit at start: above the engine's hard limit it cannot
+    // (the engine started here inherits this process's)
+    const hardLimit = Number(execFileSync("sh", ["-c", "ulimit -Hn"], { encoding: "utf8" }).trim());
+    if (Number.isInteger(hardLimit) && hardLimit < DEFAULT_OPEN_FILES_LIMIT) {
+        config["pug:grafana"] = { ...(config["pug:grafana"] as object), openFilesLimit: hardLimit };
+        notes.push(`The open-files hard limit here is ${hardLimit}: each Grafana task gets that, not ${DEFAULT_OPEN_FILES_LIMIT}.`);
     }
     if (!existsSync("/proc/net/ip_vs") && spawnOk("modprobe", ["ip_vs"]) === false) {
         config["pug:docker"] = { ...(config["pug:docker"] as object), endpointMode: "dnsrr" };
