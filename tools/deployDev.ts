@@ -80,16 +80,20 @@ async function main() {
     const dev = loadStackFile("dev");
     const config: Record<string, unknown> = { ...dev.config };
     const notes: string[] = [];
+    /** Sets some fields of one of the dev stack's settings, keeping the others. */
+    const override = (key: string, fields: Record<string, unknown>) => {
+        config[key] = { ...(config[key] as object), ...fields };
+    };
 
     if (!(await canHave(docker, DEFAULT_GRAFANA_IMAGE)) || !(await canHave(docker, DEFAULT_NGINX_IMAGE))) {
         ensureDebianPackages({ mmdebstrap: "mmdebstrap" });
         say("no registry: building images from Debian's packages (cached in ~/.cache/pug-e2e)");
         const built = await buildImages(workDir);
         const image = async (name: string) => importImage(docker, built.find((b) => b.name === name)!);
-        config["pug:mysql"] = { ...(config["pug:mysql"] as object), image: await image("mariadb") };
-        config["pug:redis"] = { ...(config["pug:redis"] as object), image: await image("redis") };
-        config["pug:proxy"] = { ...(config["pug:proxy"] as object), image: await image("nginx") };
-        config["pug:grafana"] = { ...(config["pug:grafana"] as object), image: await image("grafana-standin") };
+        override("pug:mysql", { image: await image("mariadb") });
+        override("pug:redis", { image: await image("redis") });
+        override("pug:proxy", { image: await image("nginx") });
+        override("pug:grafana", { image: await image("grafana-standin") });
         config["pug:monitoring"] = { enabled: false };
         notes.push(
             "No image can be pulled here: MySQL, Redis and nginx run Debian-built images, and each",
@@ -101,11 +105,11 @@ async function main() {
     // (the engine started here inherits this process's)
     const hardLimit = Number(execFileSync("sh", ["-c", "ulimit -Hn"], { encoding: "utf8" }).trim());
     if (Number.isInteger(hardLimit) && hardLimit < DEFAULT_OPEN_FILES_LIMIT) {
-        config["pug:grafana"] = { ...(config["pug:grafana"] as object), openFilesLimit: hardLimit };
+        override("pug:grafana", { openFilesLimit: hardLimit });
         notes.push(`The open-files hard limit here is ${hardLimit}: each Grafana task gets that, not ${DEFAULT_OPEN_FILES_LIMIT}.`);
     }
-    if (!existsSync("/proc/net/ip_vs") && spawnOk("modprobe", ["ip_vs"]) === false) {
-        config["pug:docker"] = { ...(config["pug:docker"] as object), endpointMode: "dnsrr" };
+    if (!existsSync("/proc/net/ip_vs") && !spawnOk("modprobe", ["ip_vs"])) {
+        override("pug:docker", { endpointMode: "dnsrr" });
         notes.push("No IPVS in this kernel: services are addressed by DNS round robin (endpointMode dnsrr).");
     }
 

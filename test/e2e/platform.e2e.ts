@@ -282,10 +282,15 @@ afterAll(async () => {
 
 describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () => {
     it("converges on the first up: every service has all its tasks running and healthy", async () => {
-        for (const service of ["pug-mysql", "pug-live-redis", DEFAULT_PROXY_SERVICE_NAME, ...DEV_USERS.map((u) => tenantServiceName(u.id))]) {
-            const expected = DEV_USERS.find((u) => tenantServiceName(u.id) === service) ? replicasOf(service.replace(/^grafana-/, "")) : 1;
+        const expected: Array<[string, number]> = [
+            ["pug-mysql", 1],
+            ["pug-live-redis", 1],
+            [DEFAULT_PROXY_SERVICE_NAME, 1],
+            ...DEV_USERS.map((u): [string, number] => [tenantServiceName(u.id), replicasOf(u.id)]),
+        ];
+        for (const [service, replicas] of expected) {
             const tasks = await runningTasks(service);
-            expect(tasks.map((t) => t.health), service).toEqual(Array(expected).fill("healthy"));
+            expect(tasks.map((t) => t.health), service).toEqual(Array(replicas).fill("healthy"));
         }
     });
 

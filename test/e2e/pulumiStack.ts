@@ -10,11 +10,10 @@ import { randomBytes } from "crypto";
 import { build } from "esbuild";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { parse, stringify } from "yaml";
 import { PROJECT_ROOT } from "../harness/stackFiles";
 
-/** Pulumi's marker of a secret value in an exported state. */
-const SECRET_SIG = ["4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"] as const;
 
 export interface Engine {
     /** Directories to put first on PATH: the engine's, then the stand-in plugins' (if any). */
@@ -86,7 +85,7 @@ const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
 function revealSecrets(value: any): any {
     if (Array.isArray(value)) return value.map(revealSecrets);
     if (value && typeof value === "object") {
-        if (value[SECRET_SIG[0]] === SECRET_SIG[1]) return "plaintext" in value ? revealSecrets(JSON.parse(value.plaintext)) : value;
+        if (value[specialSigKey] === specialSecretSig) return "plaintext" in value ? revealSecrets(JSON.parse(value.plaintext)) : value;
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)]));
     }
     return value;
@@ -104,6 +103,8 @@ export function configLeaves(key: string, value: unknown): Array<[string, string
 export class PulumiStack {
     readonly configFile: string;
     private readonly env: NodeJS.ProcessEnv;
+    /** The config (and its secret keys) the config file holds, as setConfig last wrote it. */
+    private configSet?: string;
 
     /**
      * A stack whose config file is kept in `workDir`. By default everything else is there too (a
@@ -169,6 +170,9 @@ export class PulumiStack {
      * `secretKeys` with --secret; config set before and not given now is removed.
      */
     async setConfig(config: Record<string, unknown>, secretKeys: string[] = []): Promise<void> {
+        // a preview and the up after it set the same config: one `pulumi config set` per value is enough
+        const wanted = JSON.stringify([config, secretKeys]);
+        if (wanted === this.configSet) return;
         // keep the rest of the file (the passphrase's salt)
         const file = existsSync(this.configFile) ? ((parse(readFileSync(this.configFile, "utf8")) as Record<string, unknown> | null) ?? {}) : {};
         writeFileSync(this.configFile, stringify({ ...file, config: {} }));
@@ -179,6 +183,7 @@ export class PulumiStack {
                 await this.run(this.withStack(["config", "set", "--path", ...(secretKeys.includes(key) ? ["--secret"] : ["--type", type]), leaf, String(v)]));
             }
         }
+        this.configSet = wanted;
     }
 
     /** `pulumi preview --json`: the plan's steps, or the failure's output. */

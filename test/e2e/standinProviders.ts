@@ -18,15 +18,13 @@ import * as grpc from "@grpc/grpc-js";
 import { randomInt } from "crypto";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { createConnection, type Connection } from "mysql2/promise";
+// Pulumi's wire markers: a secret is an object with the signature key; an unknown, a fixed string
+import { specialSecretSig as SECRET_SIG, specialSigKey as SIG, unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime/rpc";
 const providerRpc = require("@pulumi/pulumi/proto/provider_grpc_pb");
 const providerProto = require("@pulumi/pulumi/proto/provider_pb");
 const pluginProto = require("@pulumi/pulumi/proto/plugin_pb");
 const emptyProto = require("google-protobuf/google/protobuf/empty_pb");
 
-/** Pulumi's wire markers: a secret value is wrapped in an object with this signature key. */
-const SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 type Props = Record<string, any>;
 
