@@ -1,8 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * `npm run test:e2e`: PUG on a real Docker Swarm the test starts itself (test/e2e). Not part of
- * `npm test`: it needs root, Debian's docker.io and mmdebstrap, and minutes instead of seconds.
+ * `npm run test:e2e`: PUG on a real Docker Swarm the test starts itself (test/e2e), through the
+ * real Pulumi engine. `npm test` runs it after the unit tests; alone, it needs root, Debian's
+ * docker.io and mmdebstrap, the engine on PATH (`npm run engine`), and minutes instead of seconds.
  */
 export default defineConfig({
     test: {

@@ -6,6 +6,8 @@
  * - resolves GF_*__FILE variables like the official image's run.sh (both forms set is an error);
  * - connects to MySQL with the GF_DATABASE_* settings and, under a named lock when
  *   migration_locking is on, creates a table and records its start there, as migrations would;
+ * - like Grafana's alerting HA peer (GF_UNIFIED_ALERTING_HA_REDIS_*), pings that Redis once at
+ *   start and does not start when it does not answer;
  * - connects to the Live Redis (GF_LIVE_HA_ENGINE_*) with the configured password, keeps a key
  *   under the configured prefix and relays Live messages between the user's replicas over a
  *   channel under that prefix, as Live's HA engine does;
@@ -24,7 +26,7 @@ import Redis from "ioredis";
 import { createPool, type Pool } from "mysql2/promise";
 import { hostname } from "os";
 import { WebSocket, WebSocketServer } from "ws";
-import { liveKeyPrefix, originAllowed, readSettings, resolveFileVariables } from "./standinSettings";
+import { liveKeyPrefix, originAllowed, readSettings, resolveFileVariables, type RedisPeer } from "./standinSettings";
 
 const task = hostname();
 /** The image this runs from (set by the e2e image import): a rolling update changes it. */
@@ -145,8 +147,27 @@ server.on("upgrade", (req, socket, head) => {
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
 });
 
+/**
+ * Grafana's alerting HA peer over Redis PINGs it once when Grafana starts, after the database is
+ * migrated, and Grafana does not start if that fails (ngalert's newRedisPeer: "failed to ping
+ * redis"). The stand-in does the same, so the test sees what a Redis outage does to a restart.
+ */
+async function pingAlertingRedis(peer: RedisPeer): Promise<void> {
+    const client = new Redis({ host: peer.host, port: peer.port, password: peer.password, lazyConnect: true, connectTimeout: 5_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on("error", () => undefined);
+    try {
+        await client.connect();
+        await client.ping();
+    } catch (err) {
+        throw new Error(`unable to initialize redis: failed to ping redis: ${(err as Error).message}`);
+    } finally {
+        client.disconnect();
+    }
+}
+
 async function start(): Promise<void> {
     await migrateWithRetries();
+    if (settings.alertingHa) await pingAlertingRedis(settings.alertingHa);
     if (publisher && subscriber && keyPrefix) {
         // Grafana logs and runs on without HA when Redis is unreachable; so does the stand-in.
         try {

@@ -24,6 +24,9 @@ const pugEnvironment = {
     GF_LIVE_HA_ENGINE_PASSWORD__FILE: "/run/secrets/redis",
     GF_LIVE_HA_PREFIX: "pug-alice",
     GF_LIVE_ALLOWED_ORIGINS: "https://metrics.example.com",
+    GF_UNIFIED_ALERTING_HA_REDIS_ADDRESS: "pug-live-redis:6379",
+    GF_UNIFIED_ALERTING_HA_REDIS_PASSWORD__FILE: "/run/secrets/redis",
+    GF_UNIFIED_ALERTING_HA_REDIS_PREFIX: "pug-alice",
 };
 
 describe("resolveFileVariables (the official image's run.sh)", () => {
@@ -53,6 +56,12 @@ describe("readSettings", () => {
         expect(settings.httpPort).toBe(3000);
         expect(settings.database).toEqual({ host: "pug-mysql", port: 3306, name: "grafana_alice", user: "grafana_alice", password: "s3cret-pw", migrationLocking: true });
         expect(settings.live).toEqual({ host: "pug-live-redis", port: 6379, password: "redis-pw", prefix: "pug-alice" });
+        expect(settings.alertingHa).toEqual({ host: "pug-live-redis", port: 6379, password: "redis-pw", prefix: "pug-alice" });
+    });
+
+    it("runs alerting alone without ha_redis_address", () => {
+        const { GF_UNIFIED_ALERTING_HA_REDIS_ADDRESS: _dropped, ...env } = resolveFileVariables(pugEnvironment, readFile);
+        expect(readSettings(env).alertingHa).toBeUndefined();
     });
 
     it("serves from / without serve_from_sub_path", () => {

@@ -30,9 +30,19 @@ export interface StandinSettings {
     httpPort: number;
     database: { host: string; port: number; name: string; user: string; password: string; migrationLocking: boolean };
     /** Grafana Live's HA engine; undefined when Live runs without one. */
-    live?: { host: string; port: number; password?: string; prefix: string };
+    live?: RedisPeer;
+    /** Alerting's HA peer over Redis ([unified_alerting] ha_redis_*); undefined when alerting runs alone. */
+    alertingHa?: RedisPeer;
     /** [live] allowed_origins. */
     allowedOrigins: string[];
+}
+
+/** A Redis that Grafana reaches for one of its HA features, and the prefix its keys go under. */
+export interface RedisPeer {
+    host: string;
+    port: number;
+    password?: string;
+    prefix: string;
 }
 
 function hostAndPort(value: string, defaultPort: number): { host: string; port: number } {
@@ -69,6 +79,9 @@ export function readSettings(env: Record<string, string>): StandinSettings {
             migrationLocking: env.GF_DATABASE_MIGRATION_LOCKING !== "false",
         },
         live,
+        alertingHa: env.GF_UNIFIED_ALERTING_HA_REDIS_ADDRESS
+            ? { ...hostAndPort(env.GF_UNIFIED_ALERTING_HA_REDIS_ADDRESS, 6379), password: env.GF_UNIFIED_ALERTING_HA_REDIS_PASSWORD, prefix: env.GF_UNIFIED_ALERTING_HA_REDIS_PREFIX ?? "" }
+            : undefined,
         allowedOrigins: (env.GF_LIVE_ALLOWED_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
     };
 }
