@@ -154,3 +154,62 @@ export async function convergence(engine: Engine, serviceId: string): Promise<{ 
     const running = tasks.filter((t) => t.DesiredState === "running" && t.Status.State === "running").length;
     return { running, desired: service.Spec.Mode.Replicated?.Replicas ?? 1 };
 }
+
+/** When a task last changed state, in ms (the engine gives nanoseconds, which Date.parse may not take). */
+export const taskTime = (task: any): number => Date.parse(task.Status.Timestamp.replace(/(\.\d{3})\d*/, "$1"));
+
+/** Polls `check` every 200 ms until it holds; fails naming `what` after `timeoutMs`. */
+export async function eventually(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+        await new Promise((r) => setTimeout(r, 200));
+    }
+}
+
+/** Every service on the engine has all its tasks running. */
+export async function waitForAllServices(engine: Engine, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const services: any[] = await engine.call("GET", "/services");
+        const states = await Promise.all(services.map(async (s) => ({ n: s.Spec.Name, ...(await convergence(engine, s.ID)) })));
+        if (states.every((s) => s.running === s.desired)) return;
+        if (Date.now() > deadline) throw new Error(`services did not converge: ${states.map((s) => `${s.n} ${s.running}/${s.desired}`).join(", ")}`);
+        await new Promise((r) => setTimeout(r, 1_000));
+    }
+}
+
+export interface RunningTask {
+    id: string;
+    container: string;
+    /** The container's host name: what the Grafana stand-in reports as its task. */
+    hostname: string;
+    image: string;
+    health: string;
+}
+
+/** The running tasks of a service, with their containers. */
+export async function runningTasks(engine: Engine, service: string): Promise<RunningTask[]> {
+    const tasks = (await tasksOf(engine, service)).filter((t) => t.DesiredState === "running" && t.Status.State === "running");
+    return Promise.all(
+        tasks.map(async (t) => {
+            const container = await engine.call("GET", `/containers/${t.Status.ContainerStatus.ContainerID}/json`);
+            return { id: t.ID, container: container.Id, hostname: container.Config.Hostname, image: t.Spec.ContainerSpec.Image, health: container.State.Health?.Status ?? "none" };
+        }),
+    );
+}
+
+/** Waits until the service's rolling update has completed; fails at once if it paused or rolled back. */
+export async function updateCompleted(engine: Engine, service: string, timeoutMs: number): Promise<void> {
+    await eventually(`${service}'s update completes`, timeoutMs, async () => {
+        const status = (await engine.call("GET", `/services/${service}`)).UpdateStatus;
+        if (status && status.State !== "updating" && status.State !== "completed") throw new Error(`${service}: update ${status.State}: ${status.Message}`);
+        return status?.State === "completed";
+    });
+}
+
+/** Sets a service's replica count through the engine, as an operator's `docker service scale` would. */
+export async function scale(engine: Engine, service: string, replicas: number): Promise<void> {
+    const current = await engine.call("GET", `/services/${service}`);
+    await engine.call("POST", `/services/${current.ID}/update`, { query: { version: current.Version.Index }, body: { ...current.Spec, Mode: { Replicated: { Replicas: replicas } } } });
+}

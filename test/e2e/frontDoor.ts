@@ -8,8 +8,15 @@
  * mode), one for all users, with the user's path in the URL and the domain in the Host header. So
  * every request and WebSocket of the test goes through PUG's generated nginx.conf, its routing
  * maps and Docker's DNS, as a browser's would behind the TLS terminator.
+ *
+ * Below the door: the clients the checks (and drills) use through it, and the proxy's own account
+ * of a failed request.
  */
+import * as http from "http";
+import WebSocket from "ws";
+import { DEFAULT_PROXY_SERVICE_NAME } from "../../components/frontProxy";
 import { tenantPath } from "../../components/naming";
+import { demultiplexLogs, eventually, runningTasks, type Engine } from "./engine";
 
 export interface FrontDoor {
     /** The URL of `path` under the user's public path, e.g. url("alice", "api/health"). */
@@ -24,4 +31,144 @@ export function frontProxyDoor(publishedPort: number, domain: string): FrontDoor
         url: (userId, path, scheme = "http") => `${scheme}://127.0.0.1:${publishedPort}${tenantPath(userId)}${path}`,
         headers: { Host: domain, Origin: `https://${domain}` },
     };
+}
+
+export interface Answer {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    /** The body, parsed when it is JSON. */
+    body: any;
+}
+
+/**
+ * GET of a path under a user's public path, a new connection each time (no keep-alive to hide a
+ * failure); no answer within `patienceMs` is a failure.
+ */
+export function get(door: FrontDoor, userId: string, path: string, patienceMs = 5_000): Promise<Answer> {
+    const url = door.url(userId, path);
+    return new Promise((resolve, reject) => {
+        const req = http.get(url, { headers: door.headers, agent: false, timeout: patienceMs }, (res) => {
+            let text = "";
+            res.on("data", (c) => (text += c));
+            res.on("end", () => {
+                let body: unknown = text;
+                try {
+                    body = JSON.parse(text);
+                } catch {
+                    // not JSON: keep the text
+                }
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+            });
+        });
+        req.on("timeout", () => req.destroy(new Error(`GET ${url}: timeout`)));
+        req.on("error", reject);
+    });
+}
+
+/** What a polling client saw: how many requests, which failed, the slowest, the longest run of failures. */
+export interface Polled {
+    requests: number;
+    failures: string[];
+    slowestMs: number;
+    /** From the first failed request of a run sent to the last one's end. */
+    longestOutageMs: number;
+}
+
+/** A client requesting a user's /api/health every 100 ms, as a browser would, until stopped. */
+export function pollHealth(door: FrontDoor, userId: string, patienceMs?: number): { stop(): Promise<Polled> } {
+    const polled: Polled = { requests: 0, failures: [], slowestMs: 0, longestOutageMs: 0 };
+    let polling = true;
+    let failingSince: number | undefined;
+    const loop = (async () => {
+        while (polling) {
+            polled.requests++;
+            const sent = Date.now();
+            const failure = await get(door, userId, "api/health", patienceMs).then(
+                (res) => (res.status === 200 ? undefined : `${res.status} from ${res.headers["x-standin-task"] ?? "nginx"}`),
+                (err: Error) => err.message,
+            );
+            const answered = Date.now();
+            polled.slowestMs = Math.max(polled.slowestMs, answered - sent);
+            if (failure) {
+                polled.failures.push(`${new Date(sent).toISOString()}: ${failure}`);
+                failingSince ??= sent;
+                polled.longestOutageMs = Math.max(polled.longestOutageMs, answered - failingSince);
+            } else {
+                failingSince = undefined;
+            }
+            await new Promise((r) => setTimeout(r, 100));
+        }
+    })();
+    return {
+        async stop() {
+            polling = false;
+            await loop;
+            return polled;
+        },
+    };
+}
+
+/** A Live WebSocket of a user, with its first message (the stand-in's hello) and every later one. */
+export interface Live {
+    socket: WebSocket;
+    hello: any;
+    messages: any[];
+}
+
+export async function openLive(door: FrontDoor, userId: string): Promise<Live> {
+    const socket = new WebSocket(door.url(userId, "api/live/ws", "ws"), { headers: door.headers, handshakeTimeout: 5_000 });
+    const messages: any[] = [];
+    const hello = await new Promise<any>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.once("message", (data) => resolve(JSON.parse(data.toString())));
+    });
+    socket.on("message", (data) => messages.push(JSON.parse(data.toString())));
+    return { socket, hello, messages };
+}
+
+/** Live connections of a user until two of them are on different replicas: a sender and a receiver. */
+export async function liveOnTwoReplicas(door: FrontDoor, userId: string): Promise<{ sender: Live; receiver: Live; all: Live[] }> {
+    const all = [await openLive(door, userId)];
+    for (let i = 0; i < 12 && new Set(all.map((a) => a.hello.task)).size < 2; i++) all.push(await openLive(door, userId));
+    const [sender] = all;
+    const receiver = all.find((a) => a.hello.task !== sender.hello.task);
+    if (!receiver) {
+        for (const live of all) live.socket.close();
+        throw new Error(`${all.length} Live connections of ${userId}, all on replica ${sender.hello.task}`);
+    }
+    return { sender, receiver, all };
+}
+
+/** A message published on one replica of a user reaches a client of another replica, from that replica (Live's HA engine at work). */
+export async function relayed(live: { sender: Live; receiver: Live }, text: string): Promise<void> {
+    live.sender.socket.send(JSON.stringify({ publish: text }));
+    const arrived = () => live.receiver.messages.find((m) => m.type === "broadcast" && m.text === text);
+    await eventually(`${live.receiver.hello.user}'s other replica relays "${text}"`, 5_000, () => arrived() !== undefined);
+    if (arrived().from !== live.sender.hello.task) throw new Error(`"${text}" came from ${arrived().from}, not from the sender's replica ${live.sender.hello.task}`);
+}
+
+/** The status of a Live WebSocket upgrade that is refused (or 101 when it opens). */
+export function liveUpgradeStatus(door: FrontDoor, userId: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const socket = new WebSocket(door.url(userId, "api/live/ws", "ws"), { headers: door.headers, handshakeTimeout: 5_000 });
+        socket.on("error", reject);
+        socket.once("open", () => {
+            socket.close();
+            resolve(101);
+        });
+        socket.once("unexpected-response", (req, res) => {
+            resolve(res.statusCode ?? 0);
+            req.destroy();
+        });
+    });
+}
+
+/** What the front proxy's nginx logged above info since a time (ms): its account of a failed request. */
+export async function proxyErrors(engine: Engine, sinceMs: number): Promise<string> {
+    const [proxy] = await runningTasks(engine, DEFAULT_PROXY_SERVICE_NAME);
+    const logs = await engine.request("GET", `/containers/${proxy.container}/logs`, { query: { stdout: true, stderr: true, timestamps: true, since: Math.floor(sinceMs / 1000) } });
+    return demultiplexLogs(logs.body)
+        .split("\n")
+        .filter((line) => /\[(warn|error|crit|alert|emerg)\]/.test(line))
+        .join("\n");
 }

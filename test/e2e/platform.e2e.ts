@@ -14,16 +14,14 @@
  * from Pulumi.dev.yaml (see stackConfig below), and the monitoring is left out.
  */
 import { mkdtempSync, rmSync } from "fs";
-import * as http from "http";
 import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { DEFAULT_PROXY_SERVICE_NAME } from "../../components/frontProxy";
 import { tenantDatabaseName, tenantRedisPrefix, tenantServiceName } from "../../components/naming";
 import { loadStackFile } from "../harness/stackFiles";
 import { ensureDebianPackages, freeTcpPort, startSwarmHost, type SwarmHost } from "./dockerd";
-import { convergence, demultiplexLogs, tasksOf } from "./engine";
-import { frontProxyDoor, type FrontDoor } from "./frontDoor";
+import { demultiplexLogs, eventually, runningTasks, scale, tasksOf, taskTime, updateCompleted, waitForAllServices } from "./engine";
+import { frontProxyDoor, get, liveOnTwoReplicas, liveUpgradeStatus, openLive, pollHealth, proxyErrors, relayed, type FrontDoor, type Polled } from "./frontDoor";
 import { buildImages, importImage } from "./images";
 import { provideEngine, PulumiStack, type CommandResult, type PlanStep, type StateResource } from "./pulumiStack";
 
@@ -103,32 +101,6 @@ const mysqlRoot = (resources: StateResource[]) => {
     return provider.inputs as { username: string; password: string };
 };
 
-/** Every service of the stack has all its tasks running; the stack's services by the engine's list. */
-async function waitForAllServices(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const services: any[] = await host.engine.call("GET", "/services");
-        const states = await Promise.all(services.map(async (s) => ({ n: s.Spec.Name, ...(await convergence(host.engine, s.ID)) })));
-        if (states.every((s) => s.running === s.desired)) return;
-        if (Date.now() > deadline) throw new Error(`services did not converge: ${states.map((s) => `${s.n} ${s.running}/${s.desired}`).join(", ")}`);
-        await new Promise((r) => setTimeout(r, 1_000));
-    }
-}
-
-/** The running tasks of a service with their container's host name (what the stand-in reports as its task). */
-async function runningTasks(service: string): Promise<Array<{ id: string; container: string; hostname: string; image: string; health: string }>> {
-    const tasks = (await tasksOf(host.engine, service)).filter((t) => t.DesiredState === "running" && t.Status.State === "running");
-    return Promise.all(
-        tasks.map(async (t) => {
-            const container = await host.engine.call("GET", `/containers/${t.Status.ContainerStatus.ContainerID}/json`);
-            return { id: t.ID, container: container.Id, hostname: container.Config.Hostname, image: t.Spec.ContainerSpec.Image, health: container.State.Health?.Status ?? "none" };
-        }),
-    );
-}
-
-/** When a task last changed state, in ms (the engine gives nanoseconds, which Date.parse may not take). */
-const taskTime = (task: any) => Date.parse(task.Status.Timestamp.replace(/(\.\d{3})\d*/, "$1"));
-
 /** Rows the stand-in's "migration" wrote into a user's database, counted as MySQL's root. */
 async function replicaStarts(resources: StateResource[], id: string): Promise<number> {
     const root = mysqlRoot(resources);
@@ -141,151 +113,6 @@ async function replicaStarts(resources: StateResource[], id: string): Promise<nu
     }
 }
 
-/**
- * GET through the front door, a new connection each time (no keep-alive to hide a failure); no
- * answer within `patienceMs` is a failure.
- */
-function get(url: string, patienceMs = 5_000): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
-    return new Promise((resolve, reject) => {
-        const req = http.get(url, { headers: door.headers, agent: false, timeout: patienceMs }, (res) => {
-            let text = "";
-            res.on("data", (c) => (text += c));
-            res.on("end", () => {
-                let body: unknown = text;
-                try {
-                    body = JSON.parse(text);
-                } catch {
-                    // not JSON: keep the text
-                }
-                resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-            });
-        });
-        req.on("timeout", () => req.destroy(new Error(`GET ${url}: timeout`)));
-        req.on("error", reject);
-    });
-}
-
-/** A Live WebSocket of a user, with its first message (the stand-in's hello). */
-type Live = { socket: WebSocket; hello: any; messages: any[] };
-async function openLive(userId: string): Promise<Live> {
-    const socket = new WebSocket(door.url(userId, "api/live/ws", "ws"), { headers: door.headers, handshakeTimeout: 5_000 });
-    const messages: any[] = [];
-    const hello = await new Promise<any>((resolve, reject) => {
-        socket.once("error", reject);
-        socket.once("message", (data) => resolve(JSON.parse(data.toString())));
-    });
-    socket.on("message", (data) => messages.push(JSON.parse(data.toString())));
-    return { socket, hello, messages };
-}
-
-/** Live connections of a user until two of them are on different replicas: a sender and a receiver. */
-async function liveOnTwoReplicas(userId: string): Promise<{ sender: Live; receiver: Live; all: Live[] }> {
-    const all = [await openLive(userId)];
-    for (let i = 0; i < 12 && new Set(all.map((a) => a.hello.task)).size < 2; i++) all.push(await openLive(userId));
-    const [sender] = all;
-    const receiver = all.find((a) => a.hello.task !== sender.hello.task);
-    expect(receiver, `two Live connections on different replicas of ${userId}`).toBeDefined();
-    return { sender, receiver: receiver!, all };
-}
-
-/** A message published on one replica of a user reaches a client of another replica (Live's HA engine at work). */
-async function relayed(live: { sender: Live; receiver: Live }, text: string): Promise<void> {
-    live.sender.socket.send(JSON.stringify({ publish: text }));
-    await eventually(`${live.receiver.hello.user}'s other replica relays "${text}"`, 5_000, () => live.receiver.messages.some((m) => m.type === "broadcast" && m.text === text));
-    expect(live.receiver.messages.find((m) => m.text === text)).toMatchObject({ from: live.sender.hello.task });
-}
-
-/** What nginx logged above info since a time (ms): why the proxy failed a request, when one failed. */
-async function proxyErrors(sinceMs: number): Promise<string> {
-    const [proxy] = await runningTasks(DEFAULT_PROXY_SERVICE_NAME);
-    const logs = await host.engine.request("GET", `/containers/${proxy.container}/logs`, { query: { stdout: true, stderr: true, timestamps: true, since: Math.floor(sinceMs / 1000) } });
-    return demultiplexLogs(logs.body)
-        .split("\n")
-        .filter((line) => /\[(warn|error|crit|alert|emerg)\]/.test(line))
-        .join("\n");
-}
-
-/** Sets a service's replica count through the engine, as an operator's `docker service scale` would. */
-async function scale(service: string, replicas: number): Promise<void> {
-    const current = await host.engine.call("GET", `/services/${service}`);
-    await host.engine.call("POST", `/services/${current.ID}/update`, { query: { version: current.Version.Index }, body: { ...current.Spec, Mode: { Replicated: { Replicas: replicas } } } });
-}
-
-/** What a polling client saw: how many requests, which failed, the slowest, the longest run of failures. */
-interface Polled {
-    requests: number;
-    failures: string[];
-    slowestMs: number;
-    /** From the first failed request of a run sent to the last one's end. */
-    longestOutageMs: number;
-}
-
-/** A client requesting a user's /api/health through the front door every 100 ms, as a browser would, until stopped. */
-function pollHealth(userId: string, patienceMs?: number): { stop(): Promise<Polled> } {
-    const polled: Polled = { requests: 0, failures: [], slowestMs: 0, longestOutageMs: 0 };
-    let polling = true;
-    let failingSince: number | undefined;
-    const loop = (async () => {
-        while (polling) {
-            polled.requests++;
-            const sent = Date.now();
-            const failure = await get(door.url(userId, "api/health"), patienceMs).then(
-                (res) => (res.status === 200 ? undefined : `${res.status} from ${res.headers["x-standin-task"] ?? "nginx"}`),
-                (err: Error) => err.message,
-            );
-            const answered = Date.now();
-            polled.slowestMs = Math.max(polled.slowestMs, answered - sent);
-            if (failure) {
-                polled.failures.push(`${new Date(sent).toISOString()}: ${failure}`);
-                failingSince ??= sent;
-                polled.longestOutageMs = Math.max(polled.longestOutageMs, answered - failingSince);
-            } else {
-                failingSince = undefined;
-            }
-            await new Promise((r) => setTimeout(r, 100));
-        }
-    })();
-    return {
-        async stop() {
-            polling = false;
-            await loop;
-            return polled;
-        },
-    };
-}
-
-/** The status of a Live WebSocket upgrade that is refused (or 101 when it opens). */
-function liveUpgradeStatus(userId: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const socket = new WebSocket(door.url(userId, "api/live/ws", "ws"), { headers: door.headers, handshakeTimeout: 5_000 });
-        socket.on("error", reject);
-        socket.once("open", () => {
-            socket.close();
-            resolve(101);
-        });
-        socket.once("unexpected-response", (req, res) => {
-            resolve(res.statusCode ?? 0);
-            req.destroy();
-        });
-    });
-}
-
-/** Waits until the service's rolling update has completed; fails at once if it paused or rolled back. */
-async function updateCompleted(service: string, timeoutMs: number): Promise<void> {
-    await eventually(`${service}'s update completes`, timeoutMs, async () => {
-        const status = (await host.engine.call("GET", `/services/${service}`)).UpdateStatus;
-        if (status && status.State !== "updating" && status.State !== "completed") throw new Error(`${service}: update ${status.State}: ${status.Message}`);
-        return status?.State === "completed";
-    });
-}
-
-async function eventually(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-        await new Promise((r) => setTimeout(r, 200));
-    }
-}
 
 beforeAll(async () => {
     ensureDebianPackages({ dockerd: "docker.io", mmdebstrap: "mmdebstrap", curl: "curl", ip: "iproute2" });
@@ -309,7 +136,7 @@ beforeAll(async () => {
     const first = await timed("first preview", () => plan(DEV_USERS));
     expect(first.result.code, first.result.stderr).toBe(0);
     await up("first up", DEV_USERS);
-    await timed("converge after the first up", () => waitForAllServices(300_000));
+    await timed("converge after the first up", () => waitForAllServices(host.engine, 300_000));
     door = frontProxyDoor((await stack.outputs()).proxyPublishedPort, DOMAIN);
 }, 40 * 60_000);
 
@@ -329,17 +156,17 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
             ...DEV_USERS.map((u): [string, number] => [tenantServiceName(u.id), replicasOf(u.id)]),
         ];
         for (const [service, replicas] of expected) {
-            const tasks = await runningTasks(service);
+            const tasks = await runningTasks(host.engine, service);
             expect(tasks.map((t) => t.health), service).toEqual(Array(replicas).fill("healthy"));
         }
     });
 
     it("routes each user's /api/health and Live WebSocket to that user's tasks only, and to all of them", async () => {
         for (const { id } of DEV_USERS) {
-            const own = new Set((await runningTasks(tenantServiceName(id))).map((t) => t.hostname));
+            const own = new Set((await runningTasks(host.engine, tenantServiceName(id))).map((t) => t.hostname));
             const seen = new Set<string>();
             for (let i = 0; i < 30 && seen.size < replicasOf(id); i++) {
-                const res = await get(door.url(id, "api/health"));
+                const res = await get(door, id, "api/health");
                 expect(res.status).toBe(200);
                 expect(res.body.database).toBe("ok");
                 expect(res.headers["x-standin-user"]).toBe(id);
@@ -347,7 +174,7 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
                 seen.add(res.headers["x-standin-task"] as string);
             }
             expect(seen).toEqual(own);
-            const live = await openLive(id);
+            const live = await openLive(door, id);
             expect(live.hello).toMatchObject({ type: "hello", user: id, database: tenantDatabaseName(id) });
             expect(own).toContain(live.hello.task);
             live.socket.close();
@@ -355,12 +182,12 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
     });
 
     it("answers 404 for a user who is not on the list, over HTTP and WebSocket, without asking any Grafana", async () => {
-        const res = await get(door.url("zoe", "api/health"));
+        const res = await get(door, "zoe", "api/health");
         expect(res.status).toBe(404);
         expect(res.headers["x-standin-user"]).toBeUndefined();
-        expect(await liveUpgradeStatus("zoe")).toBe(404);
+        expect(await liveUpgradeStatus(door, "zoe")).toBe(404);
         // a known user is still served on the same door
-        expect(await liveUpgradeStatus(ALICE)).toBe(101);
+        expect(await liveUpgradeStatus(door, ALICE)).toBe(101);
     });
 
     it("changes nothing on a second up with nothing changed, and expects no change after a refresh", async () => {
@@ -416,8 +243,8 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
     });
 
     it("carries a user's Live messages to its other replicas through Redis, and never to another user", async () => {
-        const alice = await liveOnTwoReplicas(ALICE);
-        const bob = await openLive(BOB);
+        const alice = await liveOnTwoReplicas(door, ALICE);
+        const bob = await openLive(door, BOB);
         try {
             await relayed(alice, "for alice's eyes");
             bob.socket.send(JSON.stringify({ publish: "for bob's eyes" }));
@@ -448,9 +275,9 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         timings["resources the plan changes to add one user"] = steps.length;
 
         await up("up adding one user", withCarol);
-        const tasks = await runningTasks(tenantServiceName(CAROL.id));
+        const tasks = await runningTasks(host.engine, tenantServiceName(CAROL.id));
         expect(tasks.map((t) => t.health)).toEqual(Array(replicasOf(CAROL.id)).fill("healthy"));
-        const res = await get(door.url(CAROL.id, "api/health"));
+        const res = await get(door, CAROL.id, "api/health");
         expect(res.status).toBe(200);
         expect(res.headers["x-standin-user"]).toBe(CAROL.id);
     });
@@ -459,8 +286,8 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         const users = [...DEV_USERS.map((u) => (u.id === ALICE ? { ...u, image: images.standinNext } : u)), CAROL];
         const steps = changed((await plan(users)).steps);
         expect(steps.map((s) => `${s.op} ${s.name}`)).toEqual([`update user-${ALICE}`]);
-        const othersBefore = await Promise.all([BOB, CAROL.id].map(async (id) => (await runningTasks(tenantServiceName(id))).map((t) => t.id).sort()));
-        const client = pollHealth(ALICE);
+        const othersBefore = await Promise.all([BOB, CAROL.id].map(async (id) => (await runningTasks(host.engine, tenantServiceName(id))).map((t) => t.id).sort()));
+        const client = pollHealth(door, ALICE);
         // alice's serving tasks, sampled all along: never fewer than her replicas
         const serving: number[] = [];
         let sampling = true;
@@ -476,7 +303,7 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
             await up("up of a new image for one user", users);
             // the docker provider's convergeConfig returns once every task runs the new spec, not
             // when Swarm's rolling update (its monitor window included) has completed: wait for that
-            await timed("rolling update of one user (3 replicas), after up returned", () => updateCompleted(tenantServiceName(ALICE), 6 * 60_000));
+            await timed("rolling update of one user (3 replicas), after up returned", () => updateCompleted(host.engine, tenantServiceName(ALICE), 6 * 60_000));
         } finally {
             sampling = false;
             [polled] = await Promise.all([client.stop(), sampler]);
@@ -499,9 +326,9 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         const service = await host.engine.call("GET", `/services/${tenantServiceName(ALICE)}`);
         expect(service.Spec.UpdateConfig).toMatchObject({ Parallelism: 1, Order: "start-first" });
         for (let i = 1; i < started.length; i++) expect(started[i] - started[i - 1]).toBeGreaterThanOrEqual(service.Spec.UpdateConfig.Delay / 1e6);
-        expect((await runningTasks(tenantServiceName(ALICE))).map((t) => t.image)).toEqual(Array(replicasOf(ALICE)).fill(images.standinNext));
-        expect((await get(door.url(ALICE, "api/health"))).body.version).toBe(images.standinNext);
-        const othersAfter = await Promise.all([BOB, CAROL.id].map(async (id) => (await runningTasks(tenantServiceName(id))).map((t) => t.id).sort()));
+        expect((await runningTasks(host.engine, tenantServiceName(ALICE))).map((t) => t.image)).toEqual(Array(replicasOf(ALICE)).fill(images.standinNext));
+        expect((await get(door, ALICE, "api/health")).body.version).toBe(images.standinNext);
+        const othersAfter = await Promise.all([BOB, CAROL.id].map(async (id) => (await runningTasks(host.engine, tenantServiceName(id))).map((t) => t.id).sort()));
         expect(othersAfter).toEqual(othersBefore);
     });
 
@@ -510,15 +337,15 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         // 10 s patience: a replica that vanishes costs nginx a 2 s connect timeout before it tries
         // the next (UPSTREAM_CONNECT_TIMEOUT_SECONDS); one run in three here saw one request take
         // over 5 s, cause not found (the proxy's log is printed if a request fails)
-        const clients = users.map((id) => ({ id, client: pollHealth(id, 10_000) }));
+        const clients = users.map((id) => ({ id, client: pollHealth(door, id, 10_000) }));
         const alice = tenantServiceName(ALICE);
         const downSince = Date.now();
         let polled: Array<{ id: string; seen: Polled }> = [];
         try {
-            await scale("pug-live-redis", 0);
-            await eventually("the Redis task has stopped", 60_000, async () => (await runningTasks("pug-live-redis")).length === 0);
+            await scale(host.engine, "pug-live-redis", 0);
+            await eventually("the Redis task has stopped", 60_000, async () => (await runningTasks(host.engine, "pug-live-redis")).length === 0);
             // one of alice's replicas stops (a crash, its node drained): Swarm restarts it at once
-            const [stopped] = await runningTasks(alice);
+            const [stopped] = await runningTasks(host.engine, alice);
             await host.engine.call("POST", `/containers/${stopped.container}/stop`, { query: { t: 10 }, timeoutMs: 30_000 });
             const failedStarts = async () => (await tasksOf(host.engine, alice)).filter((t) => t.Status.State === "failed" && taskTime(t) > downSince);
             await timed("Redis down: until alice's replica has failed to start twice", () => eventually("two failed starts of alice's replica", 120_000, async () => (await failedStarts()).length >= 2));
@@ -526,16 +353,16 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
             const [failed] = await failedStarts();
             const logs = demultiplexLogs((await host.engine.request("GET", `/containers/${failed.Status.ContainerStatus.ContainerID}/logs`, { query: { stdout: true, stderr: true } })).body);
             expect(logs).toContain("unable to initialize redis");
-            expect((await runningTasks(alice)).length).toBe(replicasOf(ALICE) - 1);
+            expect((await runningTasks(host.engine, alice)).length).toBe(replicasOf(ALICE) - 1);
             timings["Redis down: failed starts of alice's stopped replica"] = (await failedStarts()).length;
         } finally {
-            await scale("pug-live-redis", 1);
+            await scale(host.engine, "pug-live-redis", 1);
         }
         try {
             const back = Date.now();
-            await eventually("Redis runs again", 60_000, async () => (await runningTasks("pug-live-redis")).length === 1);
+            await eventually("Redis runs again", 60_000, async () => (await runningTasks(host.engine, "pug-live-redis")).length === 1);
             await eventually("alice's replicas all run and are healthy again", 180_000, async () => {
-                const tasks = await runningTasks(alice);
+                const tasks = await runningTasks(host.engine, alice);
                 return tasks.length === replicasOf(ALICE) && tasks.every((t) => t.health === "healthy");
             });
             timings["Redis back: until alice's replicas all run healthy, with no step of ours"] = (Date.now() - back) / 1000;
@@ -544,10 +371,10 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         }
         timings["Redis outage drill: requests through the proxy, all users"] = polled.reduce((n, p) => n + p.seen.requests, 0);
         timings["Redis outage drill: slowest request"] = Math.max(...polled.map((p) => p.seen.slowestMs)) / 1000;
-        const proxyLog = polled.some((p) => p.seen.failures.length) ? await proxyErrors(downSince) : "";
+        const proxyLog = polled.some((p) => p.seen.failures.length) ? await proxyErrors(host.engine, downSince) : "";
         for (const { id, seen } of polled) expect(seen.failures, `failed requests of ${id} while Redis was down; the proxy's log:\n${proxyLog}`).toEqual([]);
         // Live crosses alice's replicas again: the running ones reconnected, the restarted one joined
-        const live = await liveOnTwoReplicas(ALICE);
+        const live = await liveOnTwoReplicas(door, ALICE);
         try {
             await relayed(live, "after the Redis outage");
         } finally {
@@ -566,7 +393,7 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         engineOutput.push(refused);
         expect(refused.code).not.toBe(0);
         expect((await stack.resources()).map((r) => [r.urn, r.id])).toEqual(before);
-        expect((await get(door.url(ALICE, "api/health"))).status).toBe(200);
+        expect((await get(door, ALICE, "api/health")).status).toBe(200);
     });
 
     it("removes a user's service, secrets and route when the user leaves the list, and keeps the user's database and rows", async () => {
@@ -576,22 +403,22 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         const bobsSecrets = ofType(resources, "docker:index/secret:Secret").filter((r) => r.urn.includes(`user-${BOB}`));
         expect(bobsSecrets.length).toBeGreaterThan(0);
         // the dev stack's one proxy task is replaced stop-first: alice's outage meanwhile is measured
-        const client = pollHealth(ALICE);
+        const client = pollHealth(door, ALICE);
         try {
             await up("up removing one user (proxy config update included)", withoutBob);
-            await updateCompleted(DEFAULT_PROXY_SERVICE_NAME, 3 * 60_000);
+            await updateCompleted(host.engine, DEFAULT_PROXY_SERVICE_NAME, 3 * 60_000);
         } finally {
             timings["longest outage of alice while the proxy task is replaced (stop-first)"] = (await client.stop()).longestOutageMs / 1000;
         }
         expect(await host.engine.request("GET", `/services/${tenantServiceName(BOB)}`).then((r) => r.status)).toBe(404);
         for (const secret of bobsSecrets) expect(await host.engine.request("GET", `/secrets/${secret.id}`).then((r) => r.status), secret.name).toBe(404);
-        const bob = await get(door.url(BOB, "api/health"));
+        const bob = await get(door, BOB, "api/health");
         expect(bob.status).toBe(404);
         expect(bob.headers["x-standin-user"]).toBeUndefined();
-        expect(await liveUpgradeStatus(BOB)).toBe(404);
+        expect(await liveUpgradeStatus(door, BOB)).toBe(404);
         // kept: the database and every row in it (the state no longer holds it: retainOnDelete)
         expect(await replicaStarts(resources, BOB)).toBe(rowsBefore);
-        const aliceHealth = await get(door.url(ALICE, "api/health"));
+        const aliceHealth = await get(door, ALICE, "api/health");
         expect(aliceHealth.status).toBe(200);
         expect(aliceHealth.headers["x-standin-user"]).toBe(ALICE);
     });
