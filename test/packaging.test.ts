@@ -5,7 +5,7 @@
  * beside it), and the example stack under examples/ is compiled against it, with Node16 and with
  * the older Node resolution, and run under Pulumi's mocks.
  *
- * Both tests build dist/ through the package's prepack script; they stay in this one file so they
+ * Both tests build dist/ through the package's prepare script; they stay in this one file so they
  * never build concurrently.
  */
 import { execFileSync } from "child_process";
@@ -53,7 +53,9 @@ describe("package.json", () => {
         expect(pkg.peerDependencies["@pulumi/pulumi"]).toBeDefined();
         expect(pkg.dependencies["@pulumi/pulumi"]).toBeUndefined();
         expect(pkg.devDependencies["@pulumi/pulumi"]).toBeDefined();
-        expect(pkg.scripts.prepack).toMatch(/npm run build/);
+        // npm builds a git dependency through `prepare` (and runs it before `npm pack` too): with
+        // only `prepack`, `npm install git+…` installs a package without dist/
+        expect(pkg.scripts.prepare).toMatch(/npm run build/);
     });
 
     it("keeps Pulumi running the stack program, not the exports: Pulumi.yaml names index.ts", () => {
@@ -72,6 +74,10 @@ describe("what npm pack publishes", () => {
             expect(listed).toContain(`dist/${module}.js`);
             expect(listed).toContain(`dist/${module}.d.ts`);
         }
+        // what the components read at run time: the operations dashboard (Monitoring), the
+        // Dockerfile GrafanaImage builds by default (its context is images/grafana beside dist/)
+        expect(listed).toContain("dist/assets/operations-dashboard.json");
+        expect(listed).toContain("images/grafana/Dockerfile");
         expect(listed).toContain("package.json");
         expect(listed).toContain("README.md");
         const unwanted = listed.filter((f) =>
