@@ -13,6 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { createRequire } from "module";
 import { tmpdir } from "os";
 import * as path from "path";
+import * as ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setConfig, setupPulumiMocks, settled, type MockSetup } from "./harness/pulumiMocks";
 import { PROJECT_ROOT } from "./harness/stackFiles";
@@ -36,6 +37,25 @@ function npmPack(...args: string[]): PackResult {
 const MODULES = readdirSync(path.join(PROJECT_ROOT, "components"))
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
     .map((f) => f.replace(/\.ts$/, ""));
+
+/**
+ * The packages the declaration files reachable from `entry` import, with the file that does: a
+ * consumer's tsc checks every declaration file its imports reach (unless it sets skipLibCheck).
+ */
+function packagesDeclarationsImport(entry: string): Record<string, string> {
+    const seen = new Set<string>();
+    const packages: Record<string, string> = {};
+    const visit = (file: string) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        for (const { fileName } of ts.preProcessFile(readFileSync(file, "utf8"), true, true).importedFiles) {
+            if (fileName.startsWith(".")) visit(path.resolve(path.dirname(file), `${fileName}.d.ts`));
+            else packages[fileName] ??= path.relative(PROJECT_ROOT, file);
+        }
+    };
+    visit(entry);
+    return packages;
+}
 
 let mocks: MockSetup;
 const sandbox = mkdtempSync(path.join(tmpdir(), "pug-ci-policy-consumer-"));
@@ -80,6 +100,10 @@ describe("what npm pack publishes", () => {
         expect(listed).toContain("images/grafana/Dockerfile");
         expect(listed).toContain("package.json");
         expect(listed).toContain("README.md");
+        // The declarations another stack compiles against name PUG's and Pulumi's types only: zod's
+        // declarations, for one, fail a consumer without esModuleInterop or skipLibCheck.
+        const imported = packagesDeclarationsImport(path.join(PROJECT_ROOT, "dist", "index.d.ts"));
+        expect(Object.entries(imported).filter(([name]) => !name.startsWith("@pulumi/"))).toEqual([]);
         const unwanted = listed.filter((f) =>
             /\.test\.|(^|\/)test\/|^Pulumi(\.[^/]+)?\.yaml$|^(index|vitest\.config)\.ts$|^(components|policy|examples|\.github|\.ci|bench)\/|\.(tgz|pem|key)$|(^|\/)\.env|tsconfig/.test(f),
         );
