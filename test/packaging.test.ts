@@ -3,7 +3,8 @@
  * compiled to JavaScript with their declarations, nothing else. Then a consumer is assembled the
  * way npm would install the tarball (its files under node_modules/pug-grafana, its dependencies
  * beside it), and the example stack under examples/ is compiled against it, with Node16 and with
- * the older Node resolution, and run under Pulumi's mocks.
+ * the older Node resolution, and run under Pulumi's mocks; so is every ```ts sample of the README,
+ * with the tsconfig of Pulumi's TypeScript template.
  *
  * Both tests build dist/ through the package's prepare script; they stay in this one file so they
  * never build concurrently.
@@ -22,6 +23,8 @@ const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "ut
 const EXAMPLE = path.join(PROJECT_ROOT, "examples", "teams-platform");
 const EXAMPLE_PROJECT = "grafana-for-teams";
 const TSC = path.join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
+/** The tsconfigs `pulumi new typescript` writes, now and before 2026-03 (the files say which commit). */
+const TEMPLATE_TSCONFIGS = ["tsconfig.json", "tsconfig.commonjs.json"].map((f) => path.join(PROJECT_ROOT, "test", "fixtures", "pulumi-new-typescript", f));
 
 interface PackResult {
     filename: string;
@@ -164,6 +167,19 @@ describe("a stack that imports the package", () => {
 
     it("type-checks with the older Node resolution Pulumi's templates use (through `types`)", () => {
         tsc("--noEmit", "--strict", "--skipLibCheck", "--esModuleInterop", "--module", "commonjs", "--moduleResolution", "node", "--types", "node", "index.ts", "imports.ts");
+    }, 120_000);
+
+    it("compiles every ```ts sample of the README against the package, with the template's tsconfigs", () => {
+        const samples = [...readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8").matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+        expect(samples.length).toBeGreaterThan(0);
+        const files = samples.map((code, i) => {
+            writeFileSync(path.join(sandbox, `readme-sample-${i + 1}.ts`), code);
+            return `readme-sample-${i + 1}.ts`;
+        });
+        for (const template of TEMPLATE_TSCONFIGS) {
+            writeFileSync(path.join(sandbox, "tsconfig.readme.json"), JSON.stringify({ extends: template, compilerOptions: { noEmit: true }, files }));
+            tsc("-p", "tsconfig.readme.json");
+        }
     }, 120_000);
 
     it("runs under Pulumi's mocks: one Grafana per team of teams.yaml, sized by team", async () => {
