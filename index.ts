@@ -6,18 +6,14 @@
  * preview would remove too many users fails its preview, with the same message `up` would give.
  */
 import * as pulumi from "@pulumi/pulumi";
-import {
-    checkRemovals,
-    checkRestores,
-    InvalidInputError,
-    loadUsers,
-    previousActiveIds,
-    previousTenantIds,
-    PugPlatform,
-    readStackSettings,
-    readUserLifecycleSettings,
-    readUserSourceConfig,
-} from "./components";
+// PUG's own stack uses internal modules too (the config readers, the guard): it imports them one
+// by one, the public API being components/index.ts.
+import { PugPlatform } from "./components/pugPlatform";
+import { checkRemovals, previousActiveIds, previousTenantIds } from "./components/removalGuard";
+import { readStackSettings } from "./components/stackConfig";
+import { checkRestores, readUserLifecycleSettings } from "./components/userLifecycle";
+import { loadUsers, readUserSourceConfig } from "./components/userSources";
+import { InvalidInputError } from "./components/validation";
 
 // Pulumi's Node.js runtime calls the module's export when it is a function. Under CommonJS
 // (this project's tsconfig) that is `export =`: an `export default` function would be an object's

@@ -27,6 +27,7 @@ const secretRefSchema = z.strictObject(
     { error: 'must be a reference { secret: "<name>" } to pug:userSecrets.<user id>.<name>: credentials are never written in the user list' },
 );
 
+/** @internal */
 export const datasourceSchema = z.strictObject({
     name: z.string().min(1).max(190),
     /** The datasource plugin: graphite, prometheus, loki, ... */
@@ -46,7 +47,7 @@ export const datasourceSchema = z.strictObject({
     secureJsonData: z.record(z.string().regex(/^[A-Za-z0-9_]+$/, "a key is letters, digits or '_'"), secretRefSchema).optional(),
 });
 
-/** A user's datasources: names and uids unique, at most one default (Grafana refuses to start otherwise). */
+/** A user's datasources: names and uids unique, at most one default (Grafana refuses to start otherwise). @internal */
 export const datasourceListSchema = z.array(datasourceSchema).superRefine((list, ctx) => {
     const firstWith = (field: "name" | "uid", i: number) => list.findIndex((d) => d[field] !== undefined && d[field] === list[i][field]);
     list.forEach((ds, i) => {
@@ -60,7 +61,31 @@ export const datasourceListSchema = z.array(datasourceSchema).superRefine((list,
     });
 });
 
-export type Datasource = z.output<typeof datasourceSchema>;
+/** A JSON value, as a datasource's `jsonData` holds them. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * One datasource of a user record, validated by datasourceSchema (written out, not inferred, so
+ * the declarations name no zod type; test/publicApi.test.ts checks the two agree).
+ */
+export interface Datasource {
+    name: string;
+    /** The datasource plugin: graphite, prometheus, loki, ... */
+    type: string;
+    url?: string;
+    uid?: string;
+    access?: "proxy" | "direct";
+    isDefault?: boolean;
+    user?: string;
+    database?: string;
+    basicAuth?: boolean;
+    basicAuthUser?: string;
+    withCredentials?: boolean;
+    /** Plain settings of the datasource (Grafana stores them unencrypted too). */
+    jsonData?: Record<string, JsonValue>;
+    /** Credentials, each a reference to a user secret (`pug:userSecrets.<user id>.<name>`). */
+    secureJsonData?: Record<string, { secret: string }>;
+}
 
 /** The names of the user secrets a list of datasources refers to, each once. */
 export function referencedSecrets(datasources: Datasource[]): string[] {

@@ -25,13 +25,13 @@ export const GRAFANA_BUILD_ARGS = { version: "GRAFANA_VERSION", plugins: "GRAFAN
  */
 export const GRAFANA_BUILD_CONTEXT = path.relative(process.cwd(), path.resolve(__dirname, "..", "images", "grafana")) || ".";
 
-/** A tag of the official image: "12.0.2", "12.0.2-ubuntu". */
+/** A tag of the official image: "12.0.2", "12.0.2-ubuntu". @internal */
 export const grafanaVersionSchema = z
     // YAML reads 12.10 as the number 12.1: a version must be written as a string
     .string({ error: 'must be a tag of grafana/grafana as a string (quote it in YAML: "12.10")' })
     .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be a tag of the official image grafana/grafana, e.g. "12.0.2"');
 
-/** A plugin to bake in: `<plugin id>` or `<plugin id>@<version>`, as `grafana cli plugins install` takes them. */
+/** A plugin to bake in: `<plugin id>` or `<plugin id>@<version>`, as `grafana cli plugins install` takes them. @internal */
 export const pluginSchema = z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9][A-Za-z0-9.+_-]*)?$/, 'must be a plugin id, optionally @version, e.g. "grafana-clock-panel@2.1.8"');
@@ -39,6 +39,7 @@ export const pluginSchema = z
 /**
  * The registry images are pushed to, e.g. `pug:registry`. The server is the repository's first
  * component, which must be a host (Docker would otherwise push to Docker Hub).
+ * @internal
  */
 export const registrySchema = z
     .strictObject({

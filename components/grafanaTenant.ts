@@ -3,7 +3,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { datasourceProvisioning, type TenantDatasources } from "./datasources";
 import { configMount, durationMs, hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath, swarmDuration } from "./dockerObjects";
 import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./naming";
-import type { MysqlTls } from "./stackConfig";
 import type { EndpointMode } from "./swarm";
 import type { GrafanaSettings, Theme } from "./users";
 import { settingsEnvironment } from "./tenantSettings";
@@ -20,6 +19,14 @@ export const DEFAULT_OPEN_FILES_LIMIT = 65536;
  * from everyone else.
  */
 export const DEFAULT_MAX_REPLICAS = 10;
+
+/**
+ * What the mysql provider takes as `tls`, and nothing else (it refuses `preferred` only at
+ * `pulumi up`, after other resources changed). A YAML boolean reads as its string. Grafana's
+ * `[database] ssl_mode` takes the same three values, so both connections get the same.
+ */
+export const MYSQL_TLS_MODES = ["true", "false", "skip-verify"] as const;
+export type MysqlTls = (typeof MYSQL_TLS_MODES)[number];
 
 /** Grafana's port inside the container. */
 export const GRAFANA_PORT = 3000;

@@ -83,7 +83,7 @@ export function imageReferenceProblem(reference: string): string | undefined {
     return undefined;
 }
 
-/** A zod schema for an image reference, with the reason in its message. */
+/** A zod schema for an image reference, with the reason in its message. @internal */
 export const imageReferenceSchema = z
     .string({ error: (iss) => `must be an image reference string (got ${describeKind(iss.input)})` })
     .superRefine((image, ctx) => {

@@ -1,32 +1,36 @@
 /**
- * PUG's components, for stacks that compose their own platform:
+ * PUG's public API: what another stack imports from the package, and nothing else.
  *
- *     import { PugPlatform, GrafanaTenant, parseUserList } from "pug-grafana";
+ *     import { PugPlatform, parseUserList, type UserSource } from "pug-grafana";
  *
- * This file is the package's entry point (package.json `exports`, built to dist/index.js).
+ * This file is the package's entry point (package.json `exports`, built to dist/index.js). The
+ * rest of components/ is internal: PUG's own stack program imports it module by module, and it
+ * may change without notice. Every name here is a promise to importers, so the list is short and
+ * test/publicApi.test.ts holds a copy of it: adding or removing an export means updating both.
+ * The types are PUG's own: none exposes a zod type (see tsconfig.build.json).
  */
-export * from "./datasources";
-export * from "./dockerObjects";
-export * from "./embeddedMysql";
-export * from "./exporterMetrics";
-export * from "./frontProxy";
-export * from "./grafanaImage";
-export * from "./grafanaTenant";
-export * from "./imageReference";
-export * from "./liveRedis";
-export * from "./monitoring";
-export * from "./naming";
-export * from "./nginxConfig";
-export * from "./pugPlatform";
-export * from "./releaseChannels";
-export * from "./removalGuard";
-export * from "./stackConfig";
-export * from "./swarm";
-export * from "./swarmNodes";
-export * from "./swarmScripts";
-export * from "./tenantDatabase";
-export * from "./tenantSettings";
-export * from "./userLifecycle";
-export * from "./users";
-export * from "./userSources";
-export * from "./validation";
+
+// The components, and their arguments.
+export { PugPlatform, type PugPlatformArgs } from "./pugPlatform";
+export { GrafanaTenant, type GrafanaTenantArgs, DEFAULT_GRAFANA_IMAGE } from "./grafanaTenant";
+export { GrafanaImage, type GrafanaImageArgs } from "./grafanaImage";
+export { TenantDatabase, type TenantDatabaseArgs } from "./tenantDatabase";
+export { Swarm, type SwarmArgs } from "./swarm";
+export { SwarmNodes, type SwarmNodesArgs } from "./swarmNodes";
+export { LiveRedis, type LiveRedisArgs } from "./liveRedis";
+export { EmbeddedMysql, type EmbeddedMysqlArgs } from "./embeddedMysql";
+export { FrontProxy, type FrontProxyArgs } from "./frontProxy";
+export { Monitoring, type MonitoringArgs } from "./monitoring";
+
+// The types those arguments are made of, for stacks that build them in code.
+export type { GrafanaDefaults, MysqlSettings, ProxyJwtSettings, ProxySettings, RedisSettings } from "./pugPlatform";
+export type { RegistrySettings } from "./grafanaImage";
+export type { ReleaseChannel } from "./releaseChannels";
+export type { SwarmNode } from "./swarmNodes";
+export type { UrlMode } from "./naming";
+export type { Datasource } from "./datasources";
+
+// Users: where the list comes from and how it is validated (the same rules as PUG's own stack).
+export { parseUserList, type UserListOptions, type UserRecord } from "./users";
+export { loadUsers, type UserSource, InlineUserSource, FileUserSource, HttpUserSource, type HttpUserSourceArgs, UserSourceError } from "./userSources";
+export { InvalidInputError } from "./validation";

@@ -7,17 +7,88 @@ import { hashedConfig, hashedSecret } from "./dockerObjects";
 import { EmbeddedMysql } from "./embeddedMysql";
 import { FrontProxy, frontProxyProblems, type FrontProxyArgs } from "./frontProxy";
 import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySettings } from "./grafanaImage";
-import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, type GrafanaTenantArgs } from "./grafanaTenant";
+import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, type GrafanaTenantArgs, type MysqlTls } from "./grafanaTenant";
 import { LiveRedis } from "./liveRedis";
 import { Monitoring, type MonitoringArgs } from "./monitoring";
 import { tenantServiceName, tenantUrl, type UrlMode } from "./naming";
 import { imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./releaseChannels";
-import type { GrafanaDefaults, MysqlSettings, MysqlTls, ProxySettings, RedisSettings } from "./stackConfig";
 import { Swarm, type SwarmArgs } from "./swarm";
 import { TenantDatabase } from "./tenantDatabase";
 import { settingsProblemLines } from "./tenantSettings";
 import { checkRestores } from "./userLifecycle";
 import type { UserRecord } from "./users";
+
+/*
+ * The settings PugPlatform takes, as plain types of PUG's own: the stack's config reader
+ * (stackConfig.ts) validates `pug:*` into them with zod schemas, and test/publicApi.test.ts checks
+ * that those schemas produce exactly these types. They are written out rather than inferred from
+ * the schemas so that the declarations another stack compiles against name no zod type (which a
+ * consumer without esModuleInterop or skipLibCheck cannot type-check).
+ */
+
+/** MySQL for the users' databases: a server of yours, or one PUG runs in the Swarm. */
+export type MysqlSettings =
+    | { mode: "external"; endpoint: string; username: string; password: pulumi.Output<string>; tls?: MysqlTls; grafanaHost?: string }
+    | { mode: "embedded"; image?: string; publishedPort?: number; memoryLimitMb?: number };
+
+/** Redis for Grafana Live: a server of yours, or one PUG runs in the Swarm. */
+export type RedisSettings =
+    | { mode: "external"; address: string; password: pulumi.Output<string> }
+    | { mode: "embedded"; image?: string; memoryLimitMb?: number };
+
+/** Defaults for every user's Grafana (`pug:grafana`). */
+export interface GrafanaDefaults {
+    /** The image of every user when no channels are declared. @default DEFAULT_GRAFANA_IMAGE */
+    image?: string;
+    replicas: number;
+    /** The most replicas a user record may ask for. */
+    maxReplicas: number;
+    liveMaxConnections?: number;
+    memoryLimitMb?: number;
+    memoryReservationMb?: number;
+    openFilesLimit?: number;
+    maxReplicasPerNode?: number;
+    placementConstraints?: string[];
+    spreadOver?: string;
+    entrypoint?: string;
+    /** Release channels by name (see releaseChannels.ts). */
+    channels?: Record<string, ReleaseChannel>;
+    /** The channel of users who name none. */
+    defaultChannel?: string;
+}
+
+/** The platform's auth endpoint and the key its tokens are signed with (`pug:proxy.jwt`). */
+export interface ProxyJwtSettings {
+    endpoint: string;
+    /** PEM public key. */
+    publicKey: string;
+    tokenHeader?: string;
+    header?: string;
+    usernameClaim?: string;
+    emailClaim?: string;
+    roleAttributePath?: string;
+}
+
+/** The front proxy and how users sign in (`pug:proxy`). */
+export interface ProxySettings {
+    auth: "grafana" | "jwt";
+    /** Required when auth is "jwt". */
+    jwt?: ProxyJwtSettings;
+    image?: string;
+    replicas?: number;
+    publishedPort?: number;
+    updateOrder?: "start-first" | "stop-first";
+    /** A duration like "30s". */
+    stopGracePeriod?: string;
+    memoryLimitMb?: number;
+    webSockets?: number;
+    openFilesPerWorker?: number;
+    idleTimeoutSeconds?: number;
+    clientMaxBodyMb?: number;
+    trustedProxies?: string[];
+    statusAllow?: string[];
+    placementConstraints?: string[];
+}
 
 export interface PugPlatformArgs {
     /** Public host: user `<id>` is served at https://<domain>/<id>/grafana/ (or https://<id>.<domain>/, see urlMode). */

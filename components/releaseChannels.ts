@@ -14,11 +14,13 @@ import { DEFAULT_GRAFANA_IMAGE } from "./grafanaTenant";
 export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,29}$/;
 const CHANNEL_NAME_MESSAGE = "a channel name is a lowercase letter, then lowercase letters, digits or dashes, at most 30 characters";
 
+/** @internal */
 export const channelNameSchema = z.string().regex(CHANNEL_NAME_PATTERN, CHANNEL_NAME_MESSAGE);
 
 /**
  * One channel: either `version` (with optional `plugins`), resolved to the official image or to
  * a build of images/grafana, or `image`, a ready-made image reference used as is.
+ * @internal
  */
 export const channelSchema = z
     .strictObject({
@@ -44,13 +46,27 @@ export const channelSchema = z
     });
 
 // Names are checked by a refinement rather than a key schema, so the message names the channel.
+/** @internal */
 export const channelsSchema = z.record(z.string(), channelSchema).superRefine((channels, ctx) => {
     for (const name of Object.keys(channels)) {
         if (!CHANNEL_NAME_PATTERN.test(name)) ctx.addIssue({ code: "custom", path: [name], message: CHANNEL_NAME_MESSAGE });
     }
 });
 
-export type ReleaseChannel = z.output<typeof channelSchema>;
+/**
+ * A release channel, validated by channelSchema (written out, not inferred, so the declarations
+ * name no zod type; test/publicApi.test.ts checks the two agree).
+ */
+export interface ReleaseChannel {
+    /** A tag of grafana/grafana. */
+    version?: string;
+    /** Plugins baked into the channel's image: `<id>` or `<id>@<version>`. */
+    plugins?: string[];
+    /** A ready-made image (e.g. built by another pipeline), instead of version and plugins. */
+    image?: string;
+    /** Lower waves are rolled out first; channels in one wave roll out together. */
+    wave: number;
+}
 
 /** The part of `pug:grafana` that decides images. */
 export interface ImageSettings {

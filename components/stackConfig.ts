@@ -3,7 +3,7 @@ import { createPublicKey } from "crypto";
 import { z } from "zod";
 import { SECRET_NAME_PATTERN } from "./datasources";
 import { registrySchema, type RegistrySettings } from "./grafanaImage";
-import { DEFAULT_MAX_REPLICAS } from "./grafanaTenant";
+import { DEFAULT_MAX_REPLICAS, MYSQL_TLS_MODES, type MysqlTls } from "./grafanaTenant";
 import { imageReferenceSchema } from "./imageReference";
 import { DEFAULT_PROXY_STATUS_URL } from "./monitoring";
 import { channelRegistryProblems, channelsSchema, imageSettingsIssues } from "./releaseChannels";
@@ -11,6 +11,7 @@ import { ADDRESS_OR_CIDR, ENDPOINT_URL, HEADER_NAME, LIVE_PING_INTERVAL_SECONDS 
 import { dockerHostProblem } from "./swarm";
 import { swarmNodesProblem, type SwarmNode } from "./swarmNodes";
 import type { UrlMode } from "./naming";
+import type { GrafanaDefaults, MysqlSettings, ProxySettings, RedisSettings } from "./pugPlatform";
 import { USER_ID_PATTERN } from "./users";
 import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, problemCollector } from "./validation";
 
@@ -89,13 +90,6 @@ export const monitoringSchema = z.strictObject({
     grafanaRootUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").optional(),
 });
 
-/**
- * What the mysql provider takes as `tls`, and nothing else (it refuses `preferred` only at
- * `pulumi up`, after other resources changed). A YAML boolean reads as its string. Grafana's
- * `[database] ssl_mode` takes the same three values, so both connections get the same.
- */
-const MYSQL_TLS_MODES = ["true", "false", "skip-verify"] as const;
-export type MysqlTls = (typeof MYSQL_TLS_MODES)[number];
 const mysqlTlsSchema = z
     .union([z.boolean(), z.string()])
     .transform((v) => String(v))
@@ -220,16 +214,7 @@ export const proxySettingsSchema = z
 export type DockerConfig = z.output<typeof dockerConfigSchema>;
 /** `pug:docker` as the platform takes it: the nodes' private keys are Pulumi secrets. */
 export type DockerSettings = Omit<DockerConfig, "nodes"> & { nodes?: SwarmNode[] };
-export type ProxySettings = z.output<typeof proxySettingsSchema>;
-export type GrafanaDefaults = z.output<typeof grafanaDefaultsSchema>;
 export type MonitoringSettings = z.output<typeof monitoringSchema>;
-
-export type MysqlSettings =
-    | { mode: "external"; endpoint: string; username: string; password: pulumi.Output<string>; tls?: MysqlTls; grafanaHost?: string }
-    | { mode: "embedded"; image?: string; publishedPort?: number; memoryLimitMb?: number };
-export type RedisSettings =
-    | { mode: "external"; address: string; password: pulumi.Output<string> }
-    | { mode: "embedded"; image?: string; memoryLimitMb?: number };
 
 /** The stack's settings, validated; secrets wrapped as Pulumi secrets. */
 export interface StackSettings {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { datasourceListSchema } from "./datasources";
+import { datasourceListSchema, type Datasource } from "./datasources";
 import { DEFAULT_MAX_REPLICAS } from "./grafanaTenant";
 import { imageReferenceSchema } from "./imageReference";
 import { channelNameSchema } from "./releaseChannels";
@@ -90,6 +90,7 @@ const settingsSchema = z
         for (const p of settingsProblems(settings)) ctx.addIssue({ code: "custom", path: [p.section, p.key], message: p.message });
     });
 
+/** @internal */
 export const userRecordSchema = z.strictObject(
     {
         id: z
@@ -116,9 +117,27 @@ export const userRecordSchema = z.strictObject(
 /** The fields a user record may have: unknown ones are refused with the nearest of these as a hint. */
 export const USER_RECORD_FIELDS = Object.keys(userRecordSchema.shape);
 
-/** A validated user record, defaults applied. */
-export type UserRecord = z.output<typeof userRecordSchema>;
-/** A user record as written in a source (defaults not yet applied). */
+/**
+ * A validated user record, defaults applied: what parseUserList returns (written out, not
+ * inferred from userRecordSchema, so the declarations name no zod type; test/publicApi.test.ts
+ * checks the two agree).
+ */
+export interface UserRecord {
+    id: string;
+    /** An inactive user keeps its database, not its Grafana service. */
+    active: boolean;
+    replicas?: number;
+    /** An image pinned for this user (instead of a channel). */
+    image?: string;
+    theme?: Theme;
+    /** grafana.ini overrides, within the settings policy (tenantSettings.ts). */
+    settings?: GrafanaSettings;
+    /** The release channel whose image the user runs (pug:grafana.channels). */
+    channel?: string;
+    /** Datasources provisioned into the user's Grafana; credentials by reference to pug:userSecrets. */
+    datasources?: Datasource[];
+}
+/** A user record as written in a source (defaults not yet applied). @internal */
 export type UserRecordInput = z.input<typeof userRecordSchema>;
 
 /** What a user list is checked against beyond the record's own rules. */

@@ -6,6 +6,7 @@ import type { z } from "zod";
  * One line per problem, each naming where it is: `<source>: <entry>: <field> <message>`.
  * `source` is where the data came from (a config key, a file, an URL), `entry` which record
  * (omitted for a single object).
+ * @internal
  */
 export function describeIssues(source: string, entry: string | undefined, error: z.ZodError): string[] {
     return error.issues.map((issue) => {
@@ -56,7 +57,7 @@ export function problemCollector() {
     };
 }
 
-/** Parses `value` with `schema`, or throws an InvalidInputError naming the source and each field. */
+/** Parses `value` with `schema`, or throws an InvalidInputError naming the source and each field. @internal */
 export function parseOrThrow<S extends z.ZodType>(schema: S, source: string, value: unknown): z.output<S> {
     const parsed = schema.safeParse(value);
     if (!parsed.success) throw new InvalidInputError(describeIssues(source, undefined, parsed.error));
@@ -87,6 +88,7 @@ export function describeKind(value: unknown): string {
  * `<field> <message>` for each problem of one record, unknown fields named one by one with the
  * nearest of `knownFields` as a hint (a typo must not be silently dropped). The caller puts the
  * source and entry in front.
+ * @internal
  */
 export function describeFieldIssues(error: z.ZodError, knownFields: readonly string[]): string[] {
     return error.issues.flatMap((issue) => {

@@ -3,9 +3,10 @@
  * compiled to JavaScript with their declarations, nothing else. Then a consumer is assembled the
  * way npm would install the tarball (its files under node_modules/pug-grafana, its dependencies
  * beside it), and the example stack under examples/ is compiled against it, with Node16 and with
- * the older Node resolution, and run under Pulumi's mocks.
+ * the older Node resolution, and run under Pulumi's mocks; so is every ```ts sample of the README,
+ * with the tsconfig of Pulumi's TypeScript template.
  *
- * Both tests build dist/ through the package's prepack script; they stay in this one file so they
+ * Both tests build dist/ through the package's prepare script; they stay in this one file so they
  * never build concurrently.
  */
 import { execFileSync } from "child_process";
@@ -13,6 +14,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { createRequire } from "module";
 import { tmpdir } from "os";
 import * as path from "path";
+import * as ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setConfig, setupPulumiMocks, settled, type MockSetup } from "./harness/pulumiMocks";
 import { PROJECT_ROOT } from "./harness/stackFiles";
@@ -21,6 +23,8 @@ const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "ut
 const EXAMPLE = path.join(PROJECT_ROOT, "examples", "teams-platform");
 const EXAMPLE_PROJECT = "grafana-for-teams";
 const TSC = path.join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc");
+/** The tsconfigs `pulumi new typescript` writes, now and before 2026-03 (the files say which commit). */
+const TEMPLATE_TSCONFIGS = ["tsconfig.json", "tsconfig.commonjs.json"].map((f) => path.join(PROJECT_ROOT, "test", "fixtures", "pulumi-new-typescript", f));
 
 interface PackResult {
     filename: string;
@@ -36,6 +40,25 @@ function npmPack(...args: string[]): PackResult {
 const MODULES = readdirSync(path.join(PROJECT_ROOT, "components"))
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
     .map((f) => f.replace(/\.ts$/, ""));
+
+/**
+ * The packages the declaration files reachable from `entry` import, with the file that does: a
+ * consumer's tsc checks every declaration file its imports reach (unless it sets skipLibCheck).
+ */
+function packagesDeclarationsImport(entry: string): Record<string, string> {
+    const seen = new Set<string>();
+    const packages: Record<string, string> = {};
+    const visit = (file: string) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        for (const { fileName } of ts.preProcessFile(readFileSync(file, "utf8"), true, true).importedFiles) {
+            if (fileName.startsWith(".")) visit(path.resolve(path.dirname(file), `${fileName}.d.ts`));
+            else packages[fileName] ??= path.relative(PROJECT_ROOT, file);
+        }
+    };
+    visit(entry);
+    return packages;
+}
 
 let mocks: MockSetup;
 const sandbox = mkdtempSync(path.join(tmpdir(), "pug-ci-policy-consumer-"));
@@ -53,7 +76,9 @@ describe("package.json", () => {
         expect(pkg.peerDependencies["@pulumi/pulumi"]).toBeDefined();
         expect(pkg.dependencies["@pulumi/pulumi"]).toBeUndefined();
         expect(pkg.devDependencies["@pulumi/pulumi"]).toBeDefined();
-        expect(pkg.scripts.prepack).toMatch(/npm run build/);
+        // npm builds a git dependency through `prepare` (and runs it before `npm pack` too): with
+        // only `prepack`, `npm install git+…` installs a package without dist/
+        expect(pkg.scripts.prepare).toMatch(/npm run build/);
     });
 
     it("keeps Pulumi running the stack program, not the exports: Pulumi.yaml names index.ts", () => {
@@ -72,8 +97,16 @@ describe("what npm pack publishes", () => {
             expect(listed).toContain(`dist/${module}.js`);
             expect(listed).toContain(`dist/${module}.d.ts`);
         }
+        // what the components read at run time: the operations dashboard (Monitoring), the
+        // Dockerfile GrafanaImage builds by default (its context is images/grafana beside dist/)
+        expect(listed).toContain("dist/assets/operations-dashboard.json");
+        expect(listed).toContain("images/grafana/Dockerfile");
         expect(listed).toContain("package.json");
         expect(listed).toContain("README.md");
+        // The declarations another stack compiles against name PUG's and Pulumi's types only: zod's
+        // declarations, for one, fail a consumer without esModuleInterop or skipLibCheck.
+        const imported = packagesDeclarationsImport(path.join(PROJECT_ROOT, "dist", "index.d.ts"));
+        expect(Object.entries(imported).filter(([name]) => !name.startsWith("@pulumi/"))).toEqual([]);
         const unwanted = listed.filter((f) =>
             /\.test\.|(^|\/)test\/|^Pulumi(\.[^/]+)?\.yaml$|^(index|vitest\.config)\.ts$|^(components|policy|examples|\.github|\.ci|bench)\/|\.(tgz|pem|key)$|(^|\/)\.env|tsconfig/.test(f),
         );
@@ -134,6 +167,19 @@ describe("a stack that imports the package", () => {
 
     it("type-checks with the older Node resolution Pulumi's templates use (through `types`)", () => {
         tsc("--noEmit", "--strict", "--skipLibCheck", "--esModuleInterop", "--module", "commonjs", "--moduleResolution", "node", "--types", "node", "index.ts", "imports.ts");
+    }, 120_000);
+
+    it("compiles every ```ts sample of the README against the package, with the template's tsconfigs", () => {
+        const samples = [...readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8").matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+        expect(samples.length).toBeGreaterThan(0);
+        const files = samples.map((code, i) => {
+            writeFileSync(path.join(sandbox, `readme-sample-${i + 1}.ts`), code);
+            return `readme-sample-${i + 1}.ts`;
+        });
+        for (const template of TEMPLATE_TSCONFIGS) {
+            writeFileSync(path.join(sandbox, "tsconfig.readme.json"), JSON.stringify({ extends: template, compilerOptions: { noEmit: true }, files }));
+            tsc("-p", "tsconfig.readme.json");
+        }
     }, 120_000);
 
     it("runs under Pulumi's mocks: one Grafana per team of teams.yaml, sized by team", async () => {

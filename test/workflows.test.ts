@@ -88,7 +88,7 @@ describe("the workflows", () => {
         expect([...(preview.strategy?.matrix?.stack ?? [])].sort()).toEqual(STACKS);
         expect(preview.permissions).toMatchObject({ "pull-requests": "write" });
         const step = pulumiStep(preview);
-        expect(step.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", "comment-on-pr": true });
+        expect(step.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", "comment-on-pr": true, refresh: true });
     });
 
     it("up prod on pushes to main only, behind the protected environment, one at a time and never cancelled", () => {
@@ -97,7 +97,9 @@ describe("the workflows", () => {
         expect(deploy.if).toContain("github.ref == 'refs/heads/main'");
         expect(deploy.environment).toBe("production");
         expect(deploy.concurrency).toEqual({ group: "pulumi-up-prod", "cancel-in-progress": false });
-        expect(pulumiStep(deploy).with).toMatchObject({ command: "up", "stack-name": "prod" });
+        // README's runbook deploys with `pulumi up --refresh`: CI's up does the same
+        expect(readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8")).toContain("`pulumi up --refresh`");
+        expect(pulumiStep(deploy).with).toMatchObject({ command: "up", "stack-name": "prod", refresh: true });
         // only this job runs `up`, and no other job shares its concurrency group
         const ups = Object.entries(jobs).filter(([, job]) => job.steps.some((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command === "up"));
         expect(ups.map(([name]) => name)).toEqual(["deploy"]);
