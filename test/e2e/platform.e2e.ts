@@ -13,12 +13,13 @@
  * below goes through PUG's nginx. Only image references, ports and this machine's limits differ
  * from Pulumi.dev.yaml (see stackConfig below), and the monitoring is left out.
  */
-import { mkdtempSync, rmSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import * as path from "path";
 import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_PROXY_SERVICE_NAME } from "../../components/frontProxy";
 import { tenantDatabaseName, tenantRedisPrefix, tenantServiceName } from "../../components/naming";
-import { loadStackFile } from "../harness/stackFiles";
+import { loadStackFile, PROJECT_ROOT } from "../harness/stackFiles";
 import { ensureDebianPackages, freeTcpPort, startSwarmHost, type SwarmHost } from "./dockerd";
 import { demultiplexLogs, eventually, runningTasks, scale, tasksOf, taskTime, updateCompleted, waitForAllServices } from "./engine";
 import { frontProxyDoor, get, liveOnTwoReplicas, liveUpgradeStatus, openLive, pollHealth, proxyErrors, relayed, type FrontDoor, type Polled } from "./frontDoor";
@@ -202,6 +203,22 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         const expectNone = await timed("preview --expect-no-changes after refresh", () => plan(DEV_USERS, ["--expect-no-changes"]));
         expect(expectNone.result.code, expectNone.result.stdout.slice(-3000)).toBe(0);
         expect(changed(expectNone.steps)).toEqual([]);
+    });
+
+    it("runs PUG's policy pack on the stack's plan: the stack passes it, and a mandatory violation fails the preview", async () => {
+        const pack = path.join(PROJECT_ROOT, "policy");
+        const packConfig = JSON.parse(readFileSync(path.join(pack, "config.json"), "utf8"));
+        const passing = await timed("preview with the policy pack", () => plan(DEV_USERS, ["--policy-pack", pack, "--policy-pack-config", path.join(pack, "config.json")]));
+        expect(passing.result.code, `${passing.result.stdout.slice(-3000)}\n${passing.result.stderr}`).toBe(0);
+        // the same stack, counted as production with more replicas required than alice's 3
+        const strict = path.join(workDir, "strict-policy-config.json");
+        writeFileSync(strict, JSON.stringify({ ...packConfig, "grafana-replicas-on-production": { productionStacks: [stack.stack], minReplicas: replicasOf(ALICE) + 1 } }));
+        const failing = await stack.previewText(["--policy-pack", pack, "--policy-pack-config", strict]);
+        engineOutput.push(failing);
+        expect(failing.code).not.toBe(0);
+        const output = `${failing.stdout}\n${failing.stderr}`;
+        expect(output).toContain("grafana-replicas-on-production");
+        for (const { id } of DEV_USERS) expect(output, id).toContain(`has ${replicasOf(id)} replica(s) on production stack "${stack.stack}"`);
     });
 
     it("lets a user's DB credentials into its own database only", async () => {

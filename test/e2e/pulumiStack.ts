@@ -186,6 +186,11 @@ export class PulumiStack {
         this.configSet = wanted;
     }
 
+    /** `pulumi preview` as a person reads it: policy violations are printed there, not in `--json`. */
+    previewText(extra: string[] = []): Promise<CommandResult> {
+        return this.run(this.withStack(["preview", ...extra]), { allowFailure: true });
+    }
+
     /** `pulumi preview --json`: the plan's steps, or the failure's output. */
     async preview(extra: string[] = []): Promise<{ steps: PlanStep[]; result: CommandResult; json: any }> {
         const result = await this.run(this.withStack(["preview", "--json", ...extra]), { allowFailure: true });

@@ -36,7 +36,7 @@ command -v go >/dev/null 2>&1 || { log "building the engine needs Go (1.25 or ne
 cache=${PUG_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pug-engine}
 key=$( (go version; cd "$here" && find . -type f ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16)
 bin="$cache/bin-$key"
-if [[ -x $bin/pulumi && -x $bin/pulumi-language-nodejs && -x $bin/pulumi-resource-docker ]]; then
+if [[ -x $bin/pulumi && -x $bin/pulumi-language-nodejs && -x $bin/inner/pulumi-language-nodejs && -x $bin/pulumi-resource-docker ]]; then
   echo "$bin"
   exit 0
 fi
@@ -56,10 +56,12 @@ log "building pulumi $PULUMI_VERSION (cold: ~10 min and ~1.5 GB of modules; cach
   -ldflags "$(stamp github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$PULUMI_VERSION")" \
   -o "$out/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
 
-log "building pulumi-language-nodejs (sdk $NODEJS_HOST_SDK_VERSION)"
+log "building pulumi-language-nodejs (sdk $NODEJS_HOST_SDK_VERSION, behind PUG's RunPlugin front)"
+# the real host in inner/, off PATH; the front (nodejs-runplugin/main.go) starts it and forwards to it
 (cd "$work/nodejs-host" && go build -trimpath -tags osusergo,grpcnotrace \
   -ldflags "$(stamp github.com/pulumi/pulumi/sdk/v3/go/common/version.Version "$NODEJS_HOST_SDK_VERSION")" \
-  -o "$out/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs)
+  -o "$out/inner/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs)
+(cd "$work/nodejs-runplugin" && go build -trimpath -tags osusergo,grpcnotrace -o "$out/pulumi-language-nodejs" .)
 
 log "building pulumi-resource-docker (terraform-provider-docker $DOCKER_TF_PROVIDER_VERSION, bridge $TF_BRIDGE_VERSION)"
 module_copy() { # MODULE@VERSION DIR: a writable copy of a module from the module cache
