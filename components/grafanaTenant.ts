@@ -189,6 +189,18 @@ export const GRAFANA_UPDATE_POLICY = {
     delay: "10s",
 } as const;
 
+/**
+ * The health check of a user's Grafana: healthy while Grafana answers /api/health, with 200, or
+ * with 503 when its database check fails. The answer is printed, so `docker inspect` shows
+ * `"database": "failing"` in the check's log. A 503 must not count as unhealthy: a MySQL outage
+ * fails every replica's database check at once, and Swarm would replace every replica of every
+ * user together (and the new ones cannot start without their database). A Grafana that does not
+ * answer, or answers anything else, is unhealthy.
+ */
+export function grafanaHealthCheck(port: number): string {
+    return `out=$(curl -sS --max-time 4 -w '\nHTTP %{http_code}' http://localhost:${port}/api/health); echo "$out"; case "$out" in *"HTTP 200"|*"HTTP 503") exit 0;; esac; exit 1`;
+}
+
 /** How long a new replica has before its health checks count. */
 const START_PERIOD_SECONDS = 90;
 
@@ -363,7 +375,7 @@ export class GrafanaTenant extends pulumi.ComponentResource {
                         configs: configs.length ? configs : undefined,
                         labels: [userLabel],
                         healthcheck: {
-                            tests: ["CMD-SHELL", `curl -fsS http://localhost:${GRAFANA_PORT}/api/health || exit 1`],
+                            tests: ["CMD-SHELL", grafanaHealthCheck(GRAFANA_PORT)],
                             interval: "10s",
                             timeout: "5s",
                             retries: 3,

@@ -51,6 +51,8 @@ export interface SwarmNodesArgs {
 
 const IP_ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+:[0-9a-f:.]*)$/i;
 const SWARM_PORT = 2377;
+/** How long a leaving node's tasks get to move elsewhere before it leaves anyway (nodeSetup.drainWaitSeconds). */
+export const DEFAULT_DRAIN_WAIT_SECONDS = 120;
 
 /** Why these nodes cannot make a swarm, or undefined. */
 export function swarmNodesProblem(nodes: SwarmNode[]): string | undefined {
@@ -256,7 +258,7 @@ export class SwarmNodes extends pulumi.ComponentResource {
                     nodeSettingsScript({ nodeId: id, host: node.host, role: node.role, labels: node.labels ?? {}, claim: c }),
                 ),
                 delete: pulumi.all([nodeId, claim]).apply(([id, c]) =>
-                    drainScript({ nodeId: id, host: node.host, claim: c, drainWaitSeconds: ctx.args.drainWaitSeconds ?? 120 }),
+                    drainScript({ nodeId: id, host: node.host, claim: c, drainWaitSeconds: ctx.args.drainWaitSeconds ?? DEFAULT_DRAIN_WAIT_SECONDS }),
                 ),
             },
             { parent: this, dependsOn: [member] },

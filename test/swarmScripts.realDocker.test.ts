@@ -20,7 +20,7 @@ let b: RealHost;
 describe("the Swarm scripts on real Docker engines", () => {
     beforeAll(async () => {
         if (unavailable) throw new Error(`real Docker engines cannot run: ${unavailable}`);
-        engines = new RealDockerHosts(["a", "b"], METRICS);
+        engines = new RealDockerHosts(["a", "b"], { metricsAddress: METRICS });
         [a, b] = await engines.start();
     }, 120_000);
     afterAll(async () => {

@@ -3,7 +3,9 @@
 # first (as root: Debian's packages for the real parts the tests start; the npm packages; the
 # Pulumi engine, built once into a cache), then type-checks and runs:
 #   1. the unit and real-part tests (vitest: mocks, real nginx, Redis, dnsmasq, promtool, dockerd);
-#   2. the end-to-end test: the dev stack through the real Pulumi engine on a real Swarm.
+#   2. the end-to-end test: the dev stack through the real Pulumi engine on a real Swarm;
+#   3. the fault drills: the same on a three-node Swarm, with nodes, Redis, MySQL, the proxy and
+#      `pulumi up` failing.
 # `npm test -- --unit` stops after 1 (no root needed, no engine built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,3 +51,4 @@ $unit_only && exit 0
 # The engine first, outside the e2e's own time limit: cold, it builds for ~20 minutes.
 bash tools/engine/ensure.sh >/dev/null
 npm run test:e2e
+npm run test:drills

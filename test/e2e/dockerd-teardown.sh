@@ -1,14 +1,15 @@
 #!/bin/sh
-# Stops the Docker engine an end-to-end run started and removes what it left on the host: the
-# swarm (and with it every service and task), the engine and its containerd, mounts under the
-# run's directory, the run's bridge, the directory. Run by the test when it finishes, and by the
-# run's watchdog when the test process disappears without doing it. Touches nothing but the run's
-# own directory, processes and bridge.
+# Stops the Docker engine an end-to-end run (or one host of test/harness/realDockerHosts.ts)
+# started and removes what it left on the host: the swarm (and with it every service and task),
+# the engine and its containerd, mounts under the run's directory, the run's bridge, the engine's
+# network namespace (named in RUN_DIR/netns), the directory. Run by the test when it finishes, and
+# by the run's watchdog when the test process disappears without doing it. Touches nothing but the
+# run's own directory, processes, bridge and namespace.
 #   dockerd-teardown.sh RUN_DIR BRIDGE_NAME
 set -u
 dir=$1
 bridge=$2
-case "$dir" in /tmp/pug-e2e-run-*) ;; *) echo "refusing to tear down $dir: not an e2e run directory" >&2; exit 2 ;; esac
+case "$dir" in /tmp/pug-e2e-run-* | /tmp/pug-sn-*) ;; *) echo "refusing to tear down $dir: not an e2e run directory" >&2; exit 2 ;; esac
 
 api() { # method path: a request to the run's engine, bounded
     curl -fsS --max-time 60 --unix-socket "$dir/docker.sock" -X "$1" "http://engine/v1.41$2" >/dev/null 2>&1
@@ -44,5 +45,6 @@ fi
 # Network namespaces and overlay mounts the engine did not unmount, deepest first.
 awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 ip link show "$bridge" >/dev/null 2>&1 && ip link delete "$bridge"
+[ -f "$dir/netns" ] && ip netns delete "$(cat "$dir/netns")" 2>/dev/null
 rm -rf "$dir"
 exit 0

@@ -181,20 +181,35 @@ export async function waitForAllServices(engine: Engine, timeoutMs: number): Pro
 
 export interface RunningTask {
     id: string;
+    /** The Swarm node it runs on. */
+    node: string;
     container: string;
     /** The container's host name: what the Grafana stand-in reports as its task. */
     hostname: string;
     image: string;
     health: string;
+    /** What the last health checks printed. */
+    healthLog: string[];
 }
 
-/** The running tasks of a service, with their containers. */
-export async function runningTasks(engine: Engine, service: string): Promise<RunningTask[]> {
+/**
+ * The running tasks of a service, with their containers. A container is inspected on the engine of
+ * the task's node: `engineOf` names it in a swarm of several nodes (default: the one engine).
+ */
+export async function runningTasks(engine: Engine, service: string, engineOf: (nodeId: string) => Engine = () => engine): Promise<RunningTask[]> {
     const tasks = (await tasksOf(engine, service)).filter((t) => t.DesiredState === "running" && t.Status.State === "running");
     return Promise.all(
         tasks.map(async (t) => {
-            const container = await engine.call("GET", `/containers/${t.Status.ContainerStatus.ContainerID}/json`);
-            return { id: t.ID, container: container.Id, hostname: container.Config.Hostname, image: t.Spec.ContainerSpec.Image, health: container.State.Health?.Status ?? "none" };
+            const container = await engineOf(t.NodeID).call("GET", `/containers/${t.Status.ContainerStatus.ContainerID}/json`);
+            return {
+                id: t.ID,
+                node: t.NodeID,
+                container: container.Id,
+                hostname: container.Config.Hostname,
+                image: t.Spec.ContainerSpec.Image,
+                health: container.State.Health?.Status ?? "none",
+                healthLog: (container.State.Health?.Log ?? []).map((l: { Output: string }) => l.Output),
+            };
         }),
     );
 }

@@ -25,10 +25,10 @@ export interface FrontDoor {
     headers: { Host: string; Origin: string };
 }
 
-/** The front proxy's port published on this node (127.0.0.1), serving `domain`. */
-export function frontProxyDoor(publishedPort: number, domain: string): FrontDoor {
+/** The front proxy's port published on the node at `address` (this machine by default), serving `domain`. */
+export function frontProxyDoor(publishedPort: number, domain: string, address = "127.0.0.1"): FrontDoor {
     return {
-        url: (userId, path, scheme = "http") => `${scheme}://127.0.0.1:${publishedPort}${tenantPath(userId)}${path}`,
+        url: (userId, path, scheme = "http") => `${scheme}://${address}:${publishedPort}${tenantPath(userId)}${path}`,
         headers: { Host: domain, Origin: `https://${domain}` },
     };
 }
@@ -72,6 +72,8 @@ export interface Polled {
     slowestMs: number;
     /** From the first failed request of a run sent to the last one's end. */
     longestOutageMs: number;
+    /** When the last failed request ended (ms), if any failed. */
+    lastFailureAt?: number;
 }
 
 /** A client requesting a user's /api/health every 100 ms, as a browser would, until stopped. */
@@ -92,6 +94,7 @@ export function pollHealth(door: FrontDoor, userId: string, patienceMs?: number)
             if (failure) {
                 polled.failures.push(`${new Date(sent).toISOString()}: ${failure}`);
                 failingSince ??= sent;
+                polled.lastFailureAt = answered;
                 polled.longestOutageMs = Math.max(polled.longestOutageMs, answered - failingSince);
             } else {
                 failingSince = undefined;
@@ -124,6 +127,52 @@ export async function openLive(door: FrontDoor, userId: string): Promise<Live> {
     });
     socket.on("message", (data) => messages.push(JSON.parse(data.toString())));
     return { socket, hello, messages };
+}
+
+/** What a held Live connection went through: how often it dropped, the longest time without one. */
+export interface Held {
+    drops: number;
+    longestDownMs: number;
+    /** When the connection was last (re)opened, ms. */
+    lastOpenedAt: number;
+}
+
+/**
+ * One Live WebSocket of a user held open, as a browser tab does: when it drops, it is opened again
+ * every 500 ms until it succeeds, until stopped.
+ */
+export function holdLive(door: FrontDoor, userId: string): { stop(): Promise<Held> } {
+    const held: Held = { drops: 0, longestDownMs: 0, lastOpenedAt: Date.now() };
+    let holding = true;
+    let current: Live | undefined;
+    const loop = (async () => {
+        current = await openLive(door, userId);
+        while (holding) {
+            await new Promise<void>((resolve) => {
+                current!.socket.once("close", () => resolve());
+                stopHolding = resolve;
+            });
+            if (!holding) break;
+            held.drops++;
+            const down = Date.now();
+            for (current = undefined; holding && !current; ) {
+                current = await openLive(door, userId).catch(() => undefined);
+                if (!current) await new Promise((r) => setTimeout(r, 500));
+            }
+            held.lastOpenedAt = Date.now();
+            held.longestDownMs = Math.max(held.longestDownMs, held.lastOpenedAt - down);
+        }
+        current?.socket.close();
+    })();
+    let stopHolding = () => {};
+    return {
+        async stop() {
+            holding = false;
+            stopHolding();
+            await loop;
+            return held;
+        },
+    };
 }
 
 /** Live connections of a user until two of them are on different replicas: a sender and a receiver. */

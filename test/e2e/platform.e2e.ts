@@ -19,20 +19,17 @@ import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_PROXY_SERVICE_NAME } from "../../components/frontProxy";
 import { tenantDatabaseName, tenantRedisPrefix, tenantServiceName } from "../../components/naming";
-import { loadStackFile, PROJECT_ROOT } from "../harness/stackFiles";
+import { PROJECT_ROOT } from "../harness/stackFiles";
+import { DEV_USERS, devStackConfig, DOMAIN, type UserEntry } from "./devStack";
 import { ensureDebianPackages, freeTcpPort, startSwarmHost, type SwarmHost } from "./dockerd";
-import { demultiplexLogs, eventually, runningTasks, scale, tasksOf, taskTime, updateCompleted, waitForAllServices } from "./engine";
-import { frontProxyDoor, get, liveOnTwoReplicas, liveUpgradeStatus, openLive, pollHealth, proxyErrors, relayed, type FrontDoor, type Polled } from "./frontDoor";
+import { eventually, runningTasks, tasksOf, taskTime, updateCompleted, waitForAllServices } from "./engine";
+import { frontProxyDoor, get, liveOnTwoReplicas, liveUpgradeStatus, openLive, pollHealth, relayed, type FrontDoor, type Polled } from "./frontDoor";
 import { buildImages, importImage } from "./images";
-import { provideEngine, PulumiStack, type CommandResult, type PlanStep, type StateResource } from "./pulumiStack";
+import { mysqlRoot, provideEngine, PulumiStack, type CommandResult, type PlanStep, type StateResource } from "./pulumiStack";
 
-const dev = loadStackFile("dev");
-type UserEntry = Record<string, unknown> & { id: string; replicas?: number };
-const DEV_USERS = dev.config["pug:users"] as UserEntry[];
 const [ALICE, BOB] = DEV_USERS.map((u) => u.id);
 /** The user the test adds to the dev stack's two. */
 const CAROL: UserEntry = { id: "carol", replicas: 2 };
-const DOMAIN = dev.config["pug:domain"] as string;
 const replicasOf = (id: string) => ([...DEV_USERS, CAROL].find((u) => u.id === id)?.replicas ?? 3);
 
 const startedAt = Date.now();
@@ -56,24 +53,7 @@ let proxyPort: number;
 /** Everything the engine printed, searched for secrets at the end. */
 const engineOutput: CommandResult[] = [];
 
-/** Pulumi.dev.yaml with this test's engine, the images built here, and this machine's limits. */
-function stackConfig(users: UserEntry[] = DEV_USERS): Record<string, unknown> {
-    return {
-        ...dev.config,
-        "pug:users": users,
-        // the test's own engine; no IPVS on this machine, so services are addressed by DNS round robin
-        "pug:docker": { host: `unix://${host.socketPath}`, endpointMode: "dnsrr" },
-        // a free port: another MySQL may listen on 3306
-        "pug:mysql": { image: images.mariadb, publishedPort: mysqlPort, memoryLimitMb: 512 },
-        "pug:redis": { image: images.redis, memoryLimitMb: 64 },
-        // the hard open-files limit here is 20000, and the machine is shared: small limits
-        "pug:grafana": { image: images.standin, openFilesLimit: 16384, memoryLimitMb: 128, memoryReservationMb: 32 },
-        // the dev stack's one stop-first proxy task, on a free port, sized for a test's few sockets
-        "pug:proxy": { ...(dev.config["pug:proxy"] as object), image: images.nginx, publishedPort: proxyPort, memoryLimitMb: 64, webSockets: 1000, openFilesPerWorker: 4096 },
-        // Prometheus, its nginx exporter and the operations Grafana: no image of them can be had here
-        "pug:monitoring": { enabled: false },
-    };
-}
+const stackConfig = (users: UserEntry[] = DEV_USERS) => devStackConfig({ dockerHost: `unix://${host.socketPath}`, mysqlPort, proxyPort, images }, users);
 
 async function up(what: string, users: UserEntry[]): Promise<CommandResult> {
     await stack.setConfig(stackConfig(users));
@@ -96,10 +76,6 @@ const dbUserOf = (resources: StateResource[], id: string) => {
     const [user] = ofType(resources, "mysql:index/user:User").filter((r) => r.outputs.user === tenantDatabaseName(id));
     expect(user, `the DB user of ${id} in the state`).toBeDefined();
     return user.outputs as { user: string; plaintextPassword: string };
-};
-const mysqlRoot = (resources: StateResource[]) => {
-    const [provider] = ofType(resources, "pulumi:providers:mysql");
-    return provider.inputs as { username: string; password: string };
 };
 
 /** Rows the stand-in's "migration" wrote into a user's database, counted as MySQL's root. */
@@ -347,56 +323,6 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
         expect((await get(door, ALICE, "api/health")).body.version).toBe(images.standinNext);
         const othersAfter = await Promise.all([BOB, CAROL.id].map(async (id) => (await runningTasks(host.engine, tenantServiceName(id))).map((t) => t.id).sort()));
         expect(othersAfter).toEqual(othersBefore);
-    });
-
-    it("serves every user while Redis is down; a replica that stops meanwhile cannot start until Redis is back, then starts by itself", async () => {
-        const users = [...DEV_USERS.map((u) => u.id), CAROL.id];
-        // 10 s patience: a replica that vanishes costs nginx a 2 s connect timeout before it tries
-        // the next (UPSTREAM_CONNECT_TIMEOUT_SECONDS); one run in three here saw one request take
-        // over 5 s, cause not found (the proxy's log is printed if a request fails)
-        const clients = users.map((id) => ({ id, client: pollHealth(door, id, 10_000) }));
-        const alice = tenantServiceName(ALICE);
-        const downSince = Date.now();
-        let polled: Array<{ id: string; seen: Polled }> = [];
-        try {
-            await scale(host.engine, "pug-live-redis", 0);
-            await eventually("the Redis task has stopped", 60_000, async () => (await runningTasks(host.engine, "pug-live-redis")).length === 0);
-            // one of alice's replicas stops (a crash, its node drained): Swarm restarts it at once
-            const [stopped] = await runningTasks(host.engine, alice);
-            await host.engine.call("POST", `/containers/${stopped.container}/stop`, { query: { t: 10 }, timeoutMs: 30_000 });
-            const failedStarts = async () => (await tasksOf(host.engine, alice)).filter((t) => t.Status.State === "failed" && taskTime(t) > downSince);
-            await timed("Redis down: until alice's replica has failed to start twice", () => eventually("two failed starts of alice's replica", 120_000, async () => (await failedStarts()).length >= 2));
-            // each start ended where Grafana's would: alerting HA could not reach Redis
-            const [failed] = await failedStarts();
-            const logs = demultiplexLogs((await host.engine.request("GET", `/containers/${failed.Status.ContainerStatus.ContainerID}/logs`, { query: { stdout: true, stderr: true } })).body);
-            expect(logs).toContain("unable to initialize redis");
-            expect((await runningTasks(host.engine, alice)).length).toBe(replicasOf(ALICE) - 1);
-            timings["Redis down: failed starts of alice's stopped replica"] = (await failedStarts()).length;
-        } finally {
-            await scale(host.engine, "pug-live-redis", 1);
-        }
-        try {
-            const back = Date.now();
-            await eventually("Redis runs again", 60_000, async () => (await runningTasks(host.engine, "pug-live-redis")).length === 1);
-            await eventually("alice's replicas all run and are healthy again", 180_000, async () => {
-                const tasks = await runningTasks(host.engine, alice);
-                return tasks.length === replicasOf(ALICE) && tasks.every((t) => t.health === "healthy");
-            });
-            timings["Redis back: until alice's replicas all run healthy, with no step of ours"] = (Date.now() - back) / 1000;
-        } finally {
-            polled = await Promise.all(clients.map(async ({ id, client }) => ({ id, seen: await client.stop() })));
-        }
-        timings["Redis outage drill: requests through the proxy, all users"] = polled.reduce((n, p) => n + p.seen.requests, 0);
-        timings["Redis outage drill: slowest request"] = Math.max(...polled.map((p) => p.seen.slowestMs)) / 1000;
-        const proxyLog = polled.some((p) => p.seen.failures.length) ? await proxyErrors(host.engine, downSince) : "";
-        for (const { id, seen } of polled) expect(seen.failures, `failed requests of ${id} while Redis was down; the proxy's log:\n${proxyLog}`).toEqual([]);
-        // Live crosses alice's replicas again: the running ones reconnected, the restarted one joined
-        const live = await liveOnTwoReplicas(door, ALICE);
-        try {
-            await relayed(live, "after the Redis outage");
-        } finally {
-            for (const c of live.all) c.socket.close();
-        }
     });
 
     it("refuses, through the real StackReference to itself, a user list that drops too many users, and changes nothing", async () => {

@@ -5,7 +5,7 @@
  * repository gets no Pulumi.<stack>.yaml. Every command runs with plugin downloads and the update
  * check off: nothing is fetched at run time.
  */
-import { execFile, execFileSync } from "child_process";
+import { execFile, execFileSync, type ChildProcess } from "child_process";
 import { randomBytes } from "crypto";
 import { build } from "esbuild";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
@@ -78,6 +78,12 @@ export interface StateResource {
     retainOnDelete?: boolean;
 }
 
+/** The MySQL root login the stack's mysql provider uses, from the exported state. */
+export function mysqlRoot(resources: StateResource[]): { username: string; password: string } {
+    const [provider] = resources.filter((r) => r.type === "pulumi:providers:mysql");
+    return provider.inputs as { username: string; password: string };
+}
+
 const nameOf = (urn: string) => urn.split("::").pop()!;
 const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
 
@@ -133,11 +139,14 @@ export class PulumiStack {
         };
     }
 
-    /** `pulumi ARGS` in the project's folder (or `cwd`); throws on a non-zero exit unless `allowFailure`. */
-    run(args: string[], opts: { allowFailure?: boolean; timeoutMs?: number; cwd?: string } = {}): Promise<CommandResult> {
+    /**
+     * `pulumi ARGS` in the project's folder (or `cwd`); throws on a non-zero exit unless
+     * `allowFailure`. `started` gets the process, e.g. to interrupt it.
+     */
+    run(args: string[], opts: { allowFailure?: boolean; timeoutMs?: number; cwd?: string; started?: (child: ChildProcess) => void } = {}): Promise<CommandResult> {
         const started = Date.now();
         return new Promise((resolve, reject) => {
-            execFile(
+            const child = execFile(
                 "pulumi",
                 [...args, "--non-interactive", "--color", "never"],
                 { cwd: opts.cwd ?? PROJECT_ROOT, env: this.env, maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 20 * 60_000 },
@@ -147,6 +156,7 @@ export class PulumiStack {
                     else resolve(result);
                 },
             );
+            opts.started?.(child);
         });
     }
 
@@ -210,7 +220,7 @@ export class PulumiStack {
         return { steps, result, json };
     }
 
-    up(extra: string[] = [], opts: { allowFailure?: boolean } = {}): Promise<CommandResult> {
+    up(extra: string[] = [], opts: { allowFailure?: boolean; started?: (child: ChildProcess) => void } = {}): Promise<CommandResult> {
         return this.run(this.withStack(["up", "--yes", "--skip-preview", ...extra]), opts);
     }
 

@@ -73,6 +73,12 @@ describe("readSettings", () => {
         const { GF_DATABASE_NAME: _dropped, ...env } = resolveFileVariables(pugEnvironment, readFile);
         expect(() => readSettings(env)).toThrow("GF_DATABASE_NAME is not set");
     });
+
+    it("does not start on an evaluation_timeout that is not a duration, as Grafana does, and takes Go's durations", () => {
+        const env = resolveFileVariables(pugEnvironment, readFile);
+        expect(() => readSettings({ ...env, GF_UNIFIED_ALERTING_EVALUATION_TIMEOUT: "soon" })).toThrow('invalid [unified_alerting] evaluation_timeout "soon"');
+        for (const ok of ["30s", "1m30s", "1.5h", "0"]) expect(() => readSettings({ ...env, GF_UNIFIED_ALERTING_EVALUATION_TIMEOUT: ok }), ok).not.toThrow();
+    });
 });
 
 describe("Live", () => {

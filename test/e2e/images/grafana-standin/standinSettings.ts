@@ -50,6 +50,9 @@ function hostAndPort(value: string, defaultPort: number): { host: string; port: 
     return at < 0 ? { host: value, port: defaultPort } : { host: value.slice(0, at), port: Number(value.slice(at + 1)) };
 }
 
+/** A duration as Go's time.ParseDuration takes it, e.g. 30s, 1m30s, 1.5h. */
+const GO_DURATION = /^[-+]?(0|(\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$/;
+
 /** The settings from a resolved environment; a missing one is named in the error, as Grafana would fail. */
 export function readSettings(env: Record<string, string>): StandinSettings {
     const need = (name: string) => {
@@ -58,6 +61,12 @@ export function readSettings(env: Record<string, string>): StandinSettings {
         return value;
     };
     if (need("GF_DATABASE_TYPE") !== "mysql") throw new Error(`GF_DATABASE_TYPE is ${env.GF_DATABASE_TYPE}: the stand-in speaks mysql only`);
+    // Grafana parses [unified_alerting] evaluation_timeout at start and does not start on a bad
+    // one: a user's setting that crash-loops their Grafana (the fault drills use it)
+    const evaluationTimeout = env.GF_UNIFIED_ALERTING_EVALUATION_TIMEOUT;
+    if (evaluationTimeout !== undefined && !GO_DURATION.test(evaluationTimeout)) {
+        throw new Error(`invalid [unified_alerting] evaluation_timeout "${evaluationTimeout}": time: invalid duration`);
+    }
     const rootUrl = new URL(need("GF_SERVER_ROOT_URL"));
     const fromSubPath = env.GF_SERVER_SERVE_FROM_SUB_PATH === "true";
     const subPath = fromSubPath ? rootUrl.pathname.replace(/\/?$/, "/") : "/";
