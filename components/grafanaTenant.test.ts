@@ -174,11 +174,11 @@ describe("GrafanaTenant", () => {
         expect(svc.taskSpec.restartPolicy.condition).toBe("any");
     });
 
-    it("checks health on /api/health, limits memory and raises the open-files limit before the official entrypoint", async () => {
+    it("checks liveness on /healthz, limits memory and raises the open-files limit before the official entrypoint", async () => {
         tenant("health", { memoryLimitMb: 768, openFilesLimit: 100000 });
         await settled();
         const spec = mocks.one(SERVICE, "health").inputs.taskSpec;
-        expect(spec.containerSpec.healthcheck.tests.join(" ")).toContain("http://localhost:3000/api/health");
+        expect(spec.containerSpec.healthcheck.tests.join(" ")).toContain("http://localhost:3000/healthz");
         expect(spec.resources.limits.memoryBytes).toBe(768 * 1024 * 1024);
         expect(spec.containerSpec.commands).toEqual(["/bin/sh", "-c", "ulimit -n 100000 && exec /run.sh"]);
         expect(spec.placement.prefs).toEqual(["spread=node.labels.zone"]);

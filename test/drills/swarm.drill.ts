@@ -318,10 +318,9 @@ describe("fault drills: PUG's dev stack on a three-node Swarm, through the real 
         }
     }, 10 * 60_000);
 
-    it("4. MySQL stops for a minute: every replica of every user is replaced (a limit, see the README), service resumes by itself with no row lost", async () => {
+    it("4. MySQL stops for a minute: no replica is replaced, service resumes by itself with no row lost", async () => {
         const before = new Map<string, string[]>();
         for (const service of grafanas()) before.set(service, (await tasks(service)).map((t) => t.id).sort());
-        const reported = new Set<string>();
         const figures = await drill(
             "4 MySQL down 60 s",
             async () => {
@@ -329,13 +328,7 @@ describe("fault drills: PUG's dev stack on a three-node Swarm, through the real 
                 await eventually("the MySQL task has stopped", 90_000, async () => (await tasks("pug-mysql")).length === 0);
             },
             async () => {
-                const until = Date.now() + 60_000;
-                while (Date.now() < until) {
-                    for (const service of grafanas()) {
-                        for (const t of await tasks(service)) if (t.healthLog.some((l) => l.includes("failing"))) reported.add(t.id);
-                    }
-                    await new Promise((r) => setTimeout(r, 5_000));
-                }
+                await new Promise((r) => setTimeout(r, 60_000));
                 await scale(manager.engine, "pug-mysql", 1);
                 await eventually("MySQL runs healthy again", 180_000, async () => (await tasks("pug-mysql")).some((t) => t.health === "healthy"));
                 await usersWhole(180_000);
@@ -343,11 +336,10 @@ describe("fault drills: PUG's dev stack on a three-node Swarm, through the real 
         );
         const replaced: string[] = [];
         for (const service of grafanas()) if (JSON.stringify((await tasks(service)).map((t) => t.id).sort()) !== JSON.stringify(before.get(service))) replaced.push(service);
-        report["4 MySQL down 60 s"].replicasReportingFailingDatabase = reported.size;
         report["4 MySQL down 60 s"].servicesWithReplacedReplicas = replaced.join(", ") || "none";
-        // Measured: with MySQL's name resolving to no task, /api/health takes longer than the
-        // check's timeout, every replica turns unhealthy, leaves DNS and is replaced: all at once
-        expect(replaced, "services whose replicas Swarm replaced").toEqual(grafanas());
+        // /api/health answers 503 (or slowly) while the database is away: those requests fail, as
+        // they should; the replicas stay (the health check is Grafana's liveness, /healthz)
+        expect(replaced, "services whose replicas Swarm replaced").toEqual([]);
         expect(figures.rowsLost).toBe(0);
     }, 10 * 60_000);
 

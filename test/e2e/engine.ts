@@ -188,8 +188,6 @@ export interface RunningTask {
     hostname: string;
     image: string;
     health: string;
-    /** What the last health checks printed. */
-    healthLog: string[];
 }
 
 /**
@@ -208,7 +206,6 @@ export async function runningTasks(engine: Engine, service: string, engineOf: (n
                 hostname: container.Config.Hostname,
                 image: t.Spec.ContainerSpec.Image,
                 health: container.State.Health?.Status ?? "none",
-                healthLog: (container.State.Health?.Log ?? []).map((l: { Output: string }) => l.Output),
             };
         }),
     );

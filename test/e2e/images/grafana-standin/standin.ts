@@ -11,7 +11,8 @@
  * - connects to the Live Redis (GF_LIVE_HA_ENGINE_*) with the configured password, keeps a key
  *   under the configured prefix and relays Live messages between the user's replicas over a
  *   channel under that prefix, as Live's HA engine does;
- * - serves /api/health (200 with {"database":"ok"}, 503 with "failing" when the database check
+ * - serves /healthz (200 "Ok" while the web server runs, never asking the database) and
+ *   /api/health (200 with {"database":"ok"}, 503 with "failing" when the database check
  *   fails) and a WebSocket at /api/live/ws with Live's origin check, under the sub path of
  *   root_url when serve_from_sub_path is set, /api/ also without it;
  * - stops gracefully on SIGTERM.
@@ -121,6 +122,11 @@ function routeOf(rawUrl: string | undefined): string | undefined {
 }
 
 const server = http.createServer(async (req, res) => {
+    // Grafana answers /healthz before any routing, sub path or not, without asking the database
+    if (new URL(req.url ?? "/", "http://standin").pathname === "/healthz") {
+        res.writeHead(200, { "Content-Type": "text/plain", ...identity, ...(stopping ? { Connection: "close" } : {}) });
+        return res.end("Ok");
+    }
     const route = routeOf(req.url);
     const send = (status: number, body: object, headers: Record<string, string> = {}) => {
         res.writeHead(status, { "Content-Type": "application/json", ...identity, ...(stopping ? { Connection: "close" } : {}), ...headers });
