@@ -4,8 +4,7 @@ import { datasourceProvisioning, type TenantDatasources } from "./datasources";
 import { configMount, durationMs, hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath, swarmDuration } from "./dockerObjects";
 import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./naming";
 import type { EndpointMode } from "./swarm";
-import type { GrafanaSettings, Theme } from "./users";
-import { settingsEnvironment } from "./tenantSettings";
+import { settingsEnvironment, type GrafanaSettings, type Theme } from "./tenantSettings";
 import { isAbsentOrWholeNumber } from "./validation";
 
 /** The image every user runs unless the stack or the user says otherwise (11.3+ for Live's ha_prefix). */

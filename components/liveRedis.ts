@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
-import { safePassword } from "./tenantDatabase";
+import { safePassword } from "./passwords";
 
 const PASSWORD_FILE = "live-redis-password";
 const REDIS_PORT = 6379;

@@ -9,7 +9,7 @@ import { DEFAULT_GRAFANA_IMAGE, GRAFANA_PORT } from "./grafanaTenant";
 import { tenantPath, tenantServiceName, type UrlMode } from "./naming";
 import { STATUS_PATH } from "./nginxConfig";
 import type { EndpointMode } from "./swarm";
-import { safePassword } from "./tenantDatabase";
+import { safePassword } from "./passwords";
 
 export const DEFAULT_PROMETHEUS_IMAGE = "prom/prometheus:v3.5.0";
 export const DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.2";

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { setupPulumiMocks, settled, type MockSetup } from "../test/harness/pulumiMocks";
 import type * as dbModule from "./tenantDatabase";
+import { SAFE_PASSWORD_SPECIALS } from "./passwords";
 
 let mocks: MockSetup;
 let mod: typeof dbModule;
@@ -54,10 +55,10 @@ describe("TenantDatabase", () => {
         expect(passwords.length).toBe(6);
         for (const p of passwords) {
             expect(p.special).toBe(true);
-            expect(p.overrideSpecial).toBe(mod.SAFE_PASSWORD_SPECIALS);
+            expect(p.overrideSpecial).toBe(SAFE_PASSWORD_SPECIALS);
             expect(p.length).toBeGreaterThanOrEqual(24);
         }
-        for (const c of ["#", ";", "$", '"', "'", "\\", "`", " "]) expect(mod.SAFE_PASSWORD_SPECIALS).not.toContain(c);
+        for (const c of ["#", ";", "$", '"', "'", "\\", "`", " "]) expect(SAFE_PASSWORD_SPECIALS).not.toContain(c);
     });
 
     it("passes the generated DB password to MySQL as a secret", () => {

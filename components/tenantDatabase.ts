@@ -1,8 +1,8 @@
 import { createHmac } from "crypto";
 import * as mysql from "@pulumi/mysql";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { tenantDatabaseName, tenantDatabaseUser } from "./naming";
+import { safePassword } from "./passwords";
 
 /**
  * The privileges Grafana's migrations and normal operation need on its own database. Listed
@@ -14,17 +14,6 @@ export const GRAFANA_DB_PRIVILEGES = [
     "CREATE", "DROP", "ALTER", "INDEX", "REFERENCES",
     "CREATE TEMPORARY TABLES", "LOCK TABLES",
 ] as const;
-
-/**
- * Passwords go into grafana.ini values and Grafana's `$__` expansion: `#` and `;` start comments
- * in ini, `$` starts an expansion, quotes and backslashes need escaping. Only these specials are used.
- */
-export const SAFE_PASSWORD_SPECIALS = "-_.+=~^*!@%";
-
-/** A password of `length` characters safe in grafana.ini and shells. */
-export function safePassword(name: string, length: number, opts: pulumi.CustomResourceOptions): random.RandomPassword {
-    return new random.RandomPassword(name, { length, special: true, overrideSpecial: SAFE_PASSWORD_SPECIALS, minSpecial: 2 }, opts);
-}
 
 export interface TenantDatabaseArgs {
     /** The user's id: the database and DB user are `grafana_<id>` (dashes become underscores). */

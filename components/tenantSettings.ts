@@ -1,5 +1,11 @@
-import type { GrafanaSettings } from "./users";
 import { nearestName } from "./validation";
+
+/** Grafana's built-in themes. */
+export const THEMES = ["light", "dark", "system"] as const;
+export type Theme = (typeof THEMES)[number];
+
+/** grafana.ini overrides: section → key → scalar value. */
+export type GrafanaSettings = Record<string, Record<string, string | number | boolean>>;
 
 /**
  * The policy on a user's own grafana.ini overrides (`settings` of a user record), in one place:

@@ -3,7 +3,7 @@ import { datasourceListSchema, type Datasource } from "./datasources";
 import { DEFAULT_MAX_REPLICAS } from "./grafanaTenant";
 import { imageReferenceSchema } from "./imageReference";
 import { channelNameSchema } from "./releaseChannels";
-import { settingsProblems } from "./tenantSettings";
+import { settingsProblems, THEMES, type GrafanaSettings, type Theme } from "./tenantSettings";
 import { describeFieldIssues, describeKind, InvalidInputError } from "./validation";
 
 /**
@@ -46,13 +46,6 @@ export const RESERVED_USER_IDS: Readonly<Record<string, string>> = {
     include: "a special word of the nginx map that routes user ids",
     volatile: "a special word of the nginx map that routes user ids",
 };
-
-/** Grafana's built-in themes. */
-export const THEMES = ["light", "dark", "system"] as const;
-export type Theme = (typeof THEMES)[number];
-
-/** grafana.ini overrides: section → key → scalar value. */
-export type GrafanaSettings = Record<string, Record<string, string | number | boolean>>;
 
 const WHOLE_AT_LEAST_ONE = "must be a whole number >= 1";
 // A letter first, as every grafana.ini section and key. This also refuses names such as
