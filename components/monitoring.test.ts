@@ -149,6 +149,15 @@ describe("the Monitoring component", () => {
         expect(parse(byFile["/etc/grafana/provisioning/dashboards/pug.yaml"]).providers[0].options.path).toBe("/etc/pug/dashboards");
     });
 
+    it("keeps Prometheus's data on a declared volume that the stack never deletes", async () => {
+        new m.Monitoring("vol", { users: ["alice"], networkIds: ["n"] });
+        await settled();
+        const volume = mocks.one("docker:index/volume:Volume", "vol-prometheus-data");
+        expect(volume.options.retainOnDelete).toBe(true);
+        const prometheus = mocks.one("docker:index/service:Service", "vol-prometheus");
+        expect(prometheus.inputs.taskSpec.containerSpec.mounts).toEqual([{ type: "volume", source: volume.inputs.name, target: "/prometheus" }]);
+    });
+
     it("keeps the operations Grafana's admin password out of env, configs and every plain input", async () => {
         new m.Monitoring("pw", { users: ["alice"], networkIds: ["n"] });
         await settled();

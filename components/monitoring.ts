@@ -174,6 +174,9 @@ export class Monitoring extends pulumi.ComponentResource {
             }),
             { parent: this },
         );
+        // Declared, so the stack knows the metrics' history exists; kept when the stack is
+        // destroyed, as every store of the platform is.
+        const prometheusData = new docker.Volume(`${name}-prometheus-data`, { name: "pug-prometheus-data" }, { parent: this, retainOnDelete: true });
         this.prometheus = new docker.Service(
             `${name}-prometheus`,
             {
@@ -189,7 +192,7 @@ export class Monitoring extends pulumi.ComponentResource {
                             `--storage.tsdb.retention.time=${args.retention ?? "15d"}`,
                         ],
                         configs: [configMount(scrapeConfig, "/etc/prometheus/prometheus.yml", 0o444)],
-                        mounts: [{ type: "volume", source: "pug-prometheus-data", target: "/prometheus" }],
+                        mounts: [{ type: "volume", source: prometheusData.name, target: "/prometheus" }],
                         healthcheck: { tests: ["CMD-SHELL", `wget -q -O /dev/null http://localhost:${PROMETHEUS_PORT}/-/healthy || exit 1`], interval: "15s", timeout: "5s", retries: 3, startPeriod: "30s" },
                     },
                     networksAdvanceds: networks,
