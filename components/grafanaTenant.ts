@@ -19,6 +19,9 @@ export const DEFAULT_OPEN_FILES_LIMIT = 65536;
  */
 export const DEFAULT_MAX_REPLICAS = 10;
 
+/** Memory of one Grafana task, in MiB: its hard limit, and what Swarm reserves on a node for it. */
+const DEFAULT_MEMORY = { limitMb: 512, reservationMb: 128 } as const;
+
 /**
  * What the mysql provider takes as `tls`, and nothing else (it refuses `preferred` only at
  * `pulumi up`, after other resources changed). A YAML boolean reads as its string. Grafana's
@@ -296,8 +299,8 @@ export function grafanaTenantProblem(
     if (!isAbsentOrWholeNumber(args.maxReplicasPerNode, 1)) return `maxReplicasPerNode must be a whole number >= 1 (got ${args.maxReplicasPerNode})`;
     if (!isAbsentOrWholeNumber(args.liveMaxConnections, -1)) return `liveMaxConnections must be a whole number >= -1 (got ${args.liveMaxConnections})`;
     if (!isAbsentOrWholeNumber(args.openFilesLimit, 1024)) return `openFilesLimit must be a whole number >= 1024 (got ${args.openFilesLimit})`;
-    const limit = args.memoryLimitMb ?? 512;
-    const reservation = args.memoryReservationMb ?? 128;
+    const limit = args.memoryLimitMb ?? DEFAULT_MEMORY.limitMb;
+    const reservation = args.memoryReservationMb ?? DEFAULT_MEMORY.reservationMb;
     if (reservation > limit) return `memoryReservationMb (${reservation}) exceeds memoryLimitMb (${limit})`;
     if (args.liveMaxConnections !== undefined && args.openFilesLimit !== undefined && args.liveMaxConnections > args.openFilesLimit - 256) {
         return `openFilesLimit (${args.openFilesLimit}) leaves too few descriptors for liveMaxConnections (${args.liveMaxConnections})`;
@@ -391,8 +394,8 @@ export class GrafanaTenant extends pulumi.ComponentResource {
                         maxReplicas: args.maxReplicasPerNode,
                     },
                     resources: {
-                        limits: { memoryBytes: (args.memoryLimitMb ?? 512) * 1024 * 1024 },
-                        reservation: { memoryBytes: (args.memoryReservationMb ?? 128) * 1024 * 1024 },
+                        limits: { memoryBytes: (args.memoryLimitMb ?? DEFAULT_MEMORY.limitMb) * 1024 * 1024 },
+                        reservation: { memoryBytes: (args.memoryReservationMb ?? DEFAULT_MEMORY.reservationMb) * 1024 * 1024 },
                     },
                     restartPolicy: restartOnExit("5s", "2m"),
                 },
