@@ -129,3 +129,56 @@ export function swarmDuration(text: string): string {
     const go = h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
     return go.replace(/m0s$/, "m").replace(/h0m$/, "h");
 }
+
+/** What differs between PUG's Swarm services; everything else is written once, in swarmService. */
+export interface SwarmServiceSpec {
+    /** The service's name in Swarm, also its DNS name on the overlay networks. */
+    name: string;
+    /** What the service is to PUG, its `pug.role` label: the policy pack and dashboards select by it. */
+    role: string;
+    /** Labels besides `pug.role` (a user's Grafana carries `pug.user`). */
+    labels?: docker.types.input.ServiceLabel[];
+    replicas: pulumi.Input<number>;
+    container: docker.types.input.ServiceTaskSpecContainerSpec;
+    /** Overlay networks (ids: a name would replace the service on every run). */
+    networkIds: pulumi.Input<pulumi.Input<string>[]>;
+    placement?: docker.types.input.ServiceTaskSpecPlacement;
+    /** Hard memory limit of a task, in MiB. */
+    memoryLimitMb: number;
+    /** Memory Swarm reserves on a node for a task, in MiB; none when absent. */
+    memoryReservationMb?: number;
+    /** Restarted after any exit, after `delay`, counted over `window` (see restartOnExit). */
+    restart: { delay: string; window?: string };
+    endpointMode: "vip" | "dnsrr";
+    /** Ports published on the node where a task runs (host mode: no routing mesh). */
+    ports?: docker.types.input.ServiceEndpointSpecPort[];
+    /** How the service is updated, rolled back and awaited, and its registry credentials. */
+    lifecycle?: Pick<docker.ServiceArgs, "updateConfig" | "rollbackConfig" | "convergeConfig" | "auth">;
+}
+
+const MIB = 1024 * 1024;
+
+/** A Swarm service of PUG: replicated, on the overlays by id, memory-limited, restarted on any exit. */
+export function swarmService(resourceName: string, spec: SwarmServiceSpec, opts: pulumi.CustomResourceOptions): docker.Service {
+    return new docker.Service(
+        resourceName,
+        {
+            name: spec.name,
+            labels: [...(spec.labels ?? []), { label: "pug.role", value: spec.role }],
+            mode: { replicated: { replicas: spec.replicas } },
+            taskSpec: {
+                containerSpec: spec.container,
+                networksAdvanceds: networkAttachments(spec.networkIds),
+                placement: spec.placement,
+                resources: {
+                    limits: { memoryBytes: spec.memoryLimitMb * MIB },
+                    reservation: spec.memoryReservationMb === undefined ? undefined : { memoryBytes: spec.memoryReservationMb * MIB },
+                },
+                restartPolicy: restartOnExit(spec.restart.delay, spec.restart.window),
+            },
+            endpointSpec: { mode: spec.endpointMode, ports: spec.ports },
+            ...spec.lifecycle,
+        },
+        opts,
+    );
+}

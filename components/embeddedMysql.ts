@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath } from "./dockerObjects";
+import { hashedSecret, secretMount, secretPath, swarmService } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
 import { safePassword } from "./passwords";
 
@@ -58,39 +58,37 @@ export class EmbeddedMysql extends pulumi.ComponentResource {
         // Every user's data lives here: never dropped with the service or the stack.
         this.volume = new docker.Volume(`${name}-data`, { name: `${serviceName}-data` }, { parent: this, retainOnDelete: true });
 
-        this.service = new docker.Service(
+        this.service = swarmService(
             name,
             {
                 name: serviceName,
-                labels: [{ label: "pug.role", value: "mysql" }],
-                mode: { replicated: { replicas: 1 } },
-                taskSpec: {
-                    containerSpec: {
-                        image: args.image ?? "mysql:8.4",
-                        env: { MYSQL_ROOT_PASSWORD_FILE: secretPath(ROOT_PASSWORD_FILE) },
-                        secrets: [secretMount(rootSecret, ROOT_PASSWORD_FILE, "999")],
-                        mounts: [{ type: "volume", source: this.volume.name, target: "/var/lib/mysql" }],
-                        // `mysqladmin ping` answers 0 once the server accepts connections, even
-                        // without credentials: no password in the health check.
-                        healthcheck: {
-                            tests: ["CMD-SHELL", "mysqladmin ping -h 127.0.0.1 --silent"],
-                            interval: "10s", timeout: "5s", retries: 5, startPeriod: "1m",
-                        },
-                        stopGracePeriod: "1m",
+                role: "mysql",
+                replicas: 1,
+                container: {
+                    image: args.image ?? "mysql:8.4",
+                    env: { MYSQL_ROOT_PASSWORD_FILE: secretPath(ROOT_PASSWORD_FILE) },
+                    secrets: [secretMount(rootSecret, ROOT_PASSWORD_FILE, "999")],
+                    mounts: [{ type: "volume", source: this.volume.name, target: "/var/lib/mysql" }],
+                    // `mysqladmin ping` answers 0 once the server accepts connections, even
+                    // without credentials: no password in the health check.
+                    healthcheck: {
+                        tests: ["CMD-SHELL", "mysqladmin ping -h 127.0.0.1 --silent"],
+                        interval: "10s", timeout: "5s", retries: 5, startPeriod: "1m",
                     },
-                    networksAdvanceds: networkAttachments(args.networkIds),
-                    placement: { constraints: args.placementConstraints ?? ["node.role == manager"] },
-                    resources: { limits: { memoryBytes: (args.memoryLimitMb ?? 1024) * 1024 * 1024 } },
-                    restartPolicy: restartOnExit("5s"),
+                    stopGracePeriod: "1m",
                 },
-                endpointSpec: {
-                    mode: args.endpointMode ?? "vip",
-                    ports: [{ targetPort: MYSQL_PORT, publishedPort, publishMode: "host", protocol: "tcp" }],
+                networkIds: args.networkIds,
+                placement: { constraints: args.placementConstraints ?? ["node.role == manager"] },
+                memoryLimitMb: args.memoryLimitMb ?? 1024,
+                restart: { delay: "5s" },
+                endpointMode: args.endpointMode ?? "vip",
+                ports: [{ targetPort: MYSQL_PORT, publishedPort, publishMode: "host", protocol: "tcp" }],
+                lifecycle: {
+                    // One task on one volume: never two servers on the same data files.
+                    updateConfig: { parallelism: 1, order: "stop-first", failureAction: "pause" },
+                    // Wait until the task runs before the mysql provider tries to connect.
+                    convergeConfig: { delay: "5s", timeout: "5m" },
                 },
-                // One task on one volume: never two servers on the same data files.
-                updateConfig: { parallelism: 1, order: "stop-first", failureAction: "pause" },
-                // Wait until the task runs before the mysql provider tries to connect.
-                convergeConfig: { delay: "5s", timeout: "5m" },
             },
             { parent: this },
         );

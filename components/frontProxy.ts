@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { configMount, hashedConfig, networkAttachments, restartOnExit, swarmDuration } from "./dockerObjects";
+import { configMount, hashedConfig, swarmDuration, swarmService } from "./dockerObjects";
 import { GRAFANA_PORT } from "./grafanaTenant";
 import { DEFAULT_JWT_HEADER } from "./naming";
 import type { EndpointMode } from "./swarm";
@@ -157,36 +157,31 @@ export class FrontProxy extends pulumi.ComponentResource {
         this.config = hashedConfig(`${name}-nginx-conf`, `${serviceName}-nginx-conf`, this.configText, { parent: this });
         const order = args.updateOrder ?? "start-first";
 
-        this.service = new docker.Service(
+        this.service = swarmService(
             name,
             {
                 name: serviceName,
-                labels: [{ label: "pug.role", value: "proxy" }],
-                mode: { replicated: { replicas: args.replicas ?? 2 } },
-                taskSpec: {
-                    containerSpec: {
-                        image: args.image ?? DEFAULT_NGINX_IMAGE,
-                        configs: [configMount(this.config, NGINX_CONF_PATH, 0o444)],
-                        env: { NGINX_ENTRYPOINT_QUIET_LOGS: "1" },
-                        healthcheck: { tests: frontProxyHealthCheck(), interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
-                        // SIGQUIT is nginx's graceful stop: no new connections, running requests
-                        // finish; open WebSockets last until the grace period ends.
-                        stopSignal: "SIGQUIT",
-                        stopGracePeriod: swarmDuration(args.stopGracePeriod ?? "30s"),
-                    },
-                    networksAdvanceds: networkAttachments(args.networkIds),
-                    // Two tasks on one node would both need the node's published port.
-                    placement: { constraints: args.placementConstraints, maxReplicas: 1 },
-                    resources: { limits: { memoryBytes: (args.memoryLimitMb ?? 512) * 1024 * 1024 } },
-                    restartPolicy: restartOnExit("2s"),
+                role: "proxy",
+                replicas: args.replicas ?? 2,
+                container: {
+                    image: args.image ?? DEFAULT_NGINX_IMAGE,
+                    configs: [configMount(this.config, NGINX_CONF_PATH, 0o444)],
+                    env: { NGINX_ENTRYPOINT_QUIET_LOGS: "1" },
+                    healthcheck: { tests: frontProxyHealthCheck(), interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
+                    // SIGQUIT is nginx's graceful stop: no new connections, running requests
+                    // finish; open WebSockets last until the grace period ends.
+                    stopSignal: "SIGQUIT",
+                    stopGracePeriod: swarmDuration(args.stopGracePeriod ?? "30s"),
                 },
+                networkIds: args.networkIds,
+                // Two tasks on one node would both need the node's published port.
+                placement: { constraints: args.placementConstraints, maxReplicas: 1 },
+                memoryLimitMb: args.memoryLimitMb ?? 512,
+                restart: { delay: "2s" },
+                endpointMode: args.endpointMode ?? "vip",
                 // Host mode: the routing mesh (ingress) is not used; each node's own task answers.
-                endpointSpec: {
-                    mode: args.endpointMode ?? "vip",
-                    ports: [{ targetPort: PROXY_LISTEN_PORT, publishedPort: this.publishedPort, publishMode: "host", protocol: "tcp" }],
-                },
-                updateConfig: frontProxyUpdatePolicy(order),
-                rollbackConfig: { ...frontProxyUpdatePolicy(order), failureAction: "pause" },
+                ports: [{ targetPort: PROXY_LISTEN_PORT, publishedPort: this.publishedPort, publishMode: "host", protocol: "tcp" }],
+                lifecycle: { updateConfig: frontProxyUpdatePolicy(order), rollbackConfig: { ...frontProxyUpdatePolicy(order), failureAction: "pause" } },
             },
             { parent: this },
         );

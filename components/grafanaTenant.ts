@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { datasourceProvisioning, type TenantDatasources } from "./datasources";
-import { configMount, durationMs, hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath, swarmDuration } from "./dockerObjects";
+import { configMount, durationMs, hashedSecret, secretMount, secretPath, swarmDuration, swarmService } from "./dockerObjects";
 import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./naming";
 import type { EndpointMode } from "./swarm";
 import { settingsEnvironment, type GrafanaSettings, type Theme } from "./tenantSettings";
@@ -360,49 +360,48 @@ export class GrafanaTenant extends pulumi.ComponentResource {
 
         const userLabel = { label: "pug.user", value: args.userId };
         const openFiles = args.openFilesLimit ?? DEFAULT_OPEN_FILES_LIMIT;
-        this.service = new docker.Service(
+        this.service = swarmService(
             name,
             {
                 name: this.serviceName,
-                labels: [userLabel, { label: "pug.role", value: "grafana" }],
-                mode: { replicated: { replicas: args.replicas ?? 3 } },
-                ...(args.registryAuth
-                    ? { auth: { serverAddress: args.registryAuth.server, username: args.registryAuth.username, password: args.registryAuth.password && pulumi.secret(args.registryAuth.password) } }
-                    : {}),
-                taskSpec: {
-                    containerSpec: {
-                        image: args.image,
-                        commands: ["/bin/sh", "-c", `ulimit -n ${openFiles} && exec ${args.entrypoint ?? "/run.sh"}`],
-                        env,
-                        secrets: [...secrets, ...datasources.secrets],
-                        configs: configs.length ? configs : undefined,
-                        labels: [userLabel],
-                        healthcheck: {
-                            tests: ["CMD-SHELL", grafanaHealthCheck(GRAFANA_PORT)],
-                            interval: "10s",
-                            timeout: "5s",
-                            retries: 3,
-                            // migrations on a fresh database take a while
-                            startPeriod: swarmDuration(`${START_PERIOD_SECONDS}s`),
-                        },
-                        stopGracePeriod: "30s",
+                role: "grafana",
+                labels: [userLabel],
+                replicas: args.replicas ?? 3,
+                container: {
+                    image: args.image,
+                    commands: ["/bin/sh", "-c", `ulimit -n ${openFiles} && exec ${args.entrypoint ?? "/run.sh"}`],
+                    env,
+                    secrets: [...secrets, ...datasources.secrets],
+                    configs: configs.length ? configs : undefined,
+                    labels: [userLabel],
+                    healthcheck: {
+                        tests: ["CMD-SHELL", grafanaHealthCheck(GRAFANA_PORT)],
+                        interval: "10s",
+                        timeout: "5s",
+                        retries: 3,
+                        // migrations on a fresh database take a while
+                        startPeriod: swarmDuration(`${START_PERIOD_SECONDS}s`),
                     },
-                    networksAdvanceds: networkAttachments(args.networkIds),
-                    placement: {
-                        constraints: args.placementConstraints,
-                        prefs: [`spread=${args.spreadOver ?? "node.labels.zone"}`],
-                        maxReplicas: args.maxReplicasPerNode,
-                    },
-                    resources: {
-                        limits: { memoryBytes: (args.memoryLimitMb ?? DEFAULT_MEMORY.limitMb) * 1024 * 1024 },
-                        reservation: { memoryBytes: (args.memoryReservationMb ?? DEFAULT_MEMORY.reservationMb) * 1024 * 1024 },
-                    },
-                    restartPolicy: restartOnExit("5s", "2m"),
+                    stopGracePeriod: "30s",
                 },
-                endpointSpec: { mode: args.endpointMode ?? "vip" },
-                updateConfig: { ...GRAFANA_UPDATE_POLICY },
-                rollbackConfig: { ...GRAFANA_ROLLBACK_POLICY },
-                convergeConfig: grafanaConvergeConfig(args.replicas ?? 3),
+                networkIds: args.networkIds,
+                placement: {
+                    constraints: args.placementConstraints,
+                    prefs: [`spread=${args.spreadOver ?? "node.labels.zone"}`],
+                    maxReplicas: args.maxReplicasPerNode,
+                },
+                memoryLimitMb: args.memoryLimitMb ?? DEFAULT_MEMORY.limitMb,
+                memoryReservationMb: args.memoryReservationMb ?? DEFAULT_MEMORY.reservationMb,
+                restart: { delay: "5s", window: "2m" },
+                endpointMode: args.endpointMode ?? "vip",
+                lifecycle: {
+                    ...(args.registryAuth
+                        ? { auth: { serverAddress: args.registryAuth.server, username: args.registryAuth.username, password: args.registryAuth.password && pulumi.secret(args.registryAuth.password) } }
+                        : {}),
+                    updateConfig: { ...GRAFANA_UPDATE_POLICY },
+                    rollbackConfig: { ...GRAFANA_ROLLBACK_POLICY },
+                    convergeConfig: grafanaConvergeConfig(args.replicas ?? 3),
+                },
             },
             { parent: this },
         );

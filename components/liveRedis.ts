@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath } from "./dockerObjects";
+import { hashedSecret, secretMount, secretPath, swarmService } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
 import { safePassword } from "./passwords";
 
@@ -70,27 +70,25 @@ export class LiveRedis extends pulumi.ComponentResource {
         this.passwordSecret = hashedSecret(`${name}-password`, `${serviceName}-password`, password.result, { parent: this });
         const passwordFile = secretPath(PASSWORD_FILE);
 
-        this.service = new docker.Service(
+        this.service = swarmService(
             name,
             {
                 name: serviceName,
-                labels: [{ label: "pug.role", value: "live-redis" }],
-                mode: { replicated: { replicas: 1 } },
-                taskSpec: {
-                    containerSpec: {
-                        image: args.image ?? "redis:7.4-alpine",
-                        commands: ["/bin/sh", "-c", liveRedisStartScript(passwordFile, memoryLimitMb)],
-                        user: uid,
-                        secrets: [secretMount(this.passwordSecret, PASSWORD_FILE, uid)],
-                        healthcheck: { tests: liveRedisHealthCheck(passwordFile), interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
-                    },
-                    networksAdvanceds: networkAttachments(args.networkIds),
-                    resources: { limits: { memoryBytes: memoryLimitMb * 1024 * 1024 } },
-                    restartPolicy: restartOnExit("2s"),
+                role: "live-redis",
+                replicas: 1,
+                container: {
+                    image: args.image ?? "redis:7.4-alpine",
+                    commands: ["/bin/sh", "-c", liveRedisStartScript(passwordFile, memoryLimitMb)],
+                    user: uid,
+                    secrets: [secretMount(this.passwordSecret, PASSWORD_FILE, uid)],
+                    healthcheck: { tests: liveRedisHealthCheck(passwordFile), interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
                 },
-                endpointSpec: { mode: args.endpointMode ?? "vip" },
+                networkIds: args.networkIds,
+                memoryLimitMb,
+                restart: { delay: "2s" },
+                endpointMode: args.endpointMode ?? "vip",
                 // One task: stop the old before starting the new, or two Redis would split the clients.
-                updateConfig: { parallelism: 1, order: "stop-first", failureAction: "rollback", monitor: "15s" },
+                lifecycle: { updateConfig: { parallelism: 1, order: "stop-first", failureAction: "rollback", monitor: "15s" } },
             },
             { parent: this },
         );

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { configMount, hashedConfig, hashedSecret, networkAttachments, restartOnExit, secretMount, secretPath } from "./dockerObjects";
+import { configMount, hashedConfig, hashedSecret, secretMount, secretPath, swarmService } from "./dockerObjects";
 import { DEFAULT_PROXY_SERVICE_NAME, PROXY_STATUS_PORT } from "./frontProxy";
 import { DEFAULT_GRAFANA_IMAGE, GRAFANA_PORT } from "./grafanaTenant";
 import { tenantPath, tenantServiceName, type UrlMode } from "./naming";
@@ -139,24 +139,18 @@ export class Monitoring extends pulumi.ComponentResource {
         if (duplicate) throw new Error(`Monitoring ${name}: user "${duplicate}" appears twice`);
         super("pug:monitoring:Monitoring", name, {}, opts);
 
-        const networks = networkAttachments(args.networkIds);
-        const restartPolicy = restartOnExit("5s");
-        const endpointMode = args.endpointMode ?? "vip";
+        // What the three services share: one task each, on the same networks, restarted alike
+        const common = { replicas: 1, networkIds: args.networkIds, restart: { delay: "5s" }, endpointMode: args.endpointMode ?? "vip" } as const;
 
         if (proxyStatusUrl !== null) {
-            this.nginxExporter = new docker.Service(
+            this.nginxExporter = swarmService(
                 `${name}-nginx-exporter`,
                 {
+                    ...common,
                     name: "pug-nginx-exporter",
-                    labels: [{ label: "pug.role", value: "nginx-exporter" }],
-                    mode: { replicated: { replicas: 1 } },
-                    taskSpec: {
-                        containerSpec: { image: args.nginxExporterImage ?? DEFAULT_NGINX_EXPORTER_IMAGE, args: [`--nginx.scrape-uri=${proxyStatusUrl}`] },
-                        networksAdvanceds: networks,
-                        resources: { limits: { memoryBytes: 64 * 1024 * 1024 } },
-                        restartPolicy,
-                    },
-                    endpointSpec: { mode: endpointMode },
+                    role: "nginx-exporter",
+                    container: { image: args.nginxExporterImage ?? DEFAULT_NGINX_EXPORTER_IMAGE, args: [`--nginx.scrape-uri=${proxyStatusUrl}`] },
+                    memoryLimitMb: 64,
                 },
                 { parent: this },
             );
@@ -177,32 +171,27 @@ export class Monitoring extends pulumi.ComponentResource {
         // Declared, so the stack knows the metrics' history exists; kept when the stack is
         // destroyed, as every store of the platform is.
         const prometheusData = new docker.Volume(`${name}-prometheus-data`, { name: "pug-prometheus-data" }, { parent: this, retainOnDelete: true });
-        this.prometheus = new docker.Service(
+        this.prometheus = swarmService(
             `${name}-prometheus`,
             {
+                ...common,
                 name: "pug-prometheus",
-                labels: [{ label: "pug.role", value: "prometheus" }],
-                mode: { replicated: { replicas: 1 } },
-                taskSpec: {
-                    containerSpec: {
-                        image: args.prometheusImage ?? DEFAULT_PROMETHEUS_IMAGE,
-                        args: [
-                            "--config.file=/etc/prometheus/prometheus.yml",
-                            "--storage.tsdb.path=/prometheus",
-                            `--storage.tsdb.retention.time=${args.retention ?? "15d"}`,
-                        ],
-                        configs: [configMount(scrapeConfig, "/etc/prometheus/prometheus.yml", 0o444)],
-                        mounts: [{ type: "volume", source: prometheusData.name, target: "/prometheus" }],
-                        healthcheck: { tests: ["CMD-SHELL", `wget -q -O /dev/null http://localhost:${PROMETHEUS_PORT}/-/healthy || exit 1`], interval: "15s", timeout: "5s", retries: 3, startPeriod: "30s" },
-                    },
-                    networksAdvanceds: networks,
-                    placement: { constraints: args.prometheusConstraints ?? ["node.role == manager"] },
-                    resources: { limits: { memoryBytes: 1024 * 1024 * 1024 } },
-                    restartPolicy,
+                role: "prometheus",
+                container: {
+                    image: args.prometheusImage ?? DEFAULT_PROMETHEUS_IMAGE,
+                    args: [
+                        "--config.file=/etc/prometheus/prometheus.yml",
+                        "--storage.tsdb.path=/prometheus",
+                        `--storage.tsdb.retention.time=${args.retention ?? "15d"}`,
+                    ],
+                    configs: [configMount(scrapeConfig, "/etc/prometheus/prometheus.yml", 0o444)],
+                    mounts: [{ type: "volume", source: prometheusData.name, target: "/prometheus" }],
+                    healthcheck: { tests: ["CMD-SHELL", `wget -q -O /dev/null http://localhost:${PROMETHEUS_PORT}/-/healthy || exit 1`], interval: "15s", timeout: "5s", retries: 3, startPeriod: "30s" },
                 },
-                endpointSpec: { mode: endpointMode },
+                placement: { constraints: args.prometheusConstraints ?? ["node.role == manager"] },
+                memoryLimitMb: 1024,
                 // One task writing one volume: never two at once.
-                updateConfig: { parallelism: 1, order: "stop-first", failureAction: "rollback" },
+                lifecycle: { updateConfig: { parallelism: 1, order: "stop-first", failureAction: "rollback" } },
             },
             { parent: this },
         );
@@ -220,36 +209,27 @@ export class Monitoring extends pulumi.ComponentResource {
             const config = hashedConfig(`${name}-grafana-${purpose}`, `pug-ops-grafana-${purpose}`, content, { parent: this });
             return configMount(config, file, 0o444, { uid: OPS_GRAFANA_UID, gid: OPS_GRAFANA_UID });
         });
-        this.grafana = new docker.Service(
+        this.grafana = swarmService(
             `${name}-grafana`,
             {
+                ...common,
                 name: "pug-ops-grafana",
-                labels: [{ label: "pug.role", value: "ops-grafana" }],
-                mode: { replicated: { replicas: 1 } },
-                taskSpec: {
-                    containerSpec: {
-                        image: args.grafanaImage ?? DEFAULT_GRAFANA_IMAGE,
-                        env: {
-                            GF_SECURITY_ADMIN_PASSWORD__FILE: secretPath(ADMIN_PASSWORD_FILE),
-                            GF_AUTH_ANONYMOUS_ENABLED: "false",
-                            GF_USERS_ALLOW_SIGN_UP: "false",
-                            GF_ANALYTICS_REPORTING_ENABLED: "false",
-                            ...(args.grafanaRootUrl ? { GF_SERVER_ROOT_URL: args.grafanaRootUrl } : {}),
-                        },
-                        secrets: [secretMount(adminSecret, ADMIN_PASSWORD_FILE, OPS_GRAFANA_UID)],
-                        configs: provisioning,
-                        healthcheck: { tests: ["CMD-SHELL", `curl -fsS http://localhost:${GRAFANA_PORT}/api/health || exit 1`], interval: "15s", timeout: "5s", retries: 3, startPeriod: "1m" },
+                role: "ops-grafana",
+                container: {
+                    image: args.grafanaImage ?? DEFAULT_GRAFANA_IMAGE,
+                    env: {
+                        GF_SECURITY_ADMIN_PASSWORD__FILE: secretPath(ADMIN_PASSWORD_FILE),
+                        GF_AUTH_ANONYMOUS_ENABLED: "false",
+                        GF_USERS_ALLOW_SIGN_UP: "false",
+                        GF_ANALYTICS_REPORTING_ENABLED: "false",
+                        ...(args.grafanaRootUrl ? { GF_SERVER_ROOT_URL: args.grafanaRootUrl } : {}),
                     },
-                    networksAdvanceds: networks,
-                    resources: { limits: { memoryBytes: 512 * 1024 * 1024 } },
-                    restartPolicy,
+                    secrets: [secretMount(adminSecret, ADMIN_PASSWORD_FILE, OPS_GRAFANA_UID)],
+                    configs: provisioning,
+                    healthcheck: { tests: ["CMD-SHELL", `curl -fsS http://localhost:${GRAFANA_PORT}/api/health || exit 1`], interval: "15s", timeout: "5s", retries: 3, startPeriod: "1m" },
                 },
-                endpointSpec: {
-                    mode: endpointMode,
-                    ports: args.grafanaPublishedPort
-                        ? [{ targetPort: GRAFANA_PORT, publishedPort: args.grafanaPublishedPort, publishMode: "host", protocol: "tcp" }]
-                        : undefined,
-                },
+                memoryLimitMb: 512,
+                ports: args.grafanaPublishedPort ? [{ targetPort: GRAFANA_PORT, publishedPort: args.grafanaPublishedPort, publishMode: "host", protocol: "tcp" }] : undefined,
             },
             { parent: this, dependsOn: [this.prometheus] },
         );
