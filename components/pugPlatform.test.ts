@@ -5,6 +5,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { settled, setupPulumiMocks, type MockSetup } from "../test/harness/pulumiMocks";
 import type * as platformModule from "./pugPlatform";
+import type { GrafanaSettings } from "./tenantSettings";
 import type { UserRecord } from "./users";
 
 let mocks: MockSetup;
@@ -52,7 +53,8 @@ describe("PugPlatform", () => {
     });
 
     it("refuses a setting that would open a user's Grafana, in any spelling Grafana reads", async () => {
-        for (const settings of [{ "auth.proxy": { enabled: true } }, { auth: { "proxy.enabled": true } }, { AUTH_PROXY: { ENABLED: true } }]) {
+        const spellings: GrafanaSettings[] = [{ "auth.proxy": { enabled: true } }, { auth: { "proxy.enabled": true } }, { AUTH_PROXY: { ENABLED: true } }];
+        for (const settings of spellings) {
             expect(() => platform("pug", [user("mallory", { settings })]), JSON.stringify(settings)).toThrow(/mallory/);
         }
         await settled();

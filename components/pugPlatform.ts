@@ -247,11 +247,15 @@ export class PugPlatform extends pulumi.ComponentResource {
         this.databases = {};
         this.grafanas = {};
         this.images = {};
+        // A user's children carry the platform's name, so two platforms can live in one stack; they
+        // were named `user-<id>` before, and the alias moves such a stack's state without a change.
+        const userChild = (id: string) => ({ name: `${name}-user-${id}`, aliases: [{ name: `user-${id}` }] });
         for (const user of args.users) {
+            const child = userChild(user.id);
             this.databases[user.id] = new TenantDatabase(
-                `user-${user.id}`,
+                child.name,
                 { userId: user.id, adoptExistingDatabase: restored.has(user.id), secretSeed: secretSeed.result },
-                { parent: this, providers: { mysql: database.provider } },
+                { parent: this, providers: { mysql: database.provider }, aliases: child.aliases },
             );
             if (!user.active) continue;
             this.urls[user.id] = tenantUrl(args.domain, user.id, args.urlMode);
@@ -269,8 +273,9 @@ export class PugPlatform extends pulumi.ComponentResource {
             const image = source.kind === "channel" ? channelImages[source.channel].ref : source.image;
             // PUG's own builds are pulled from the registry with its credentials
             const registry = source.kind === "channel" && channelImages[source.channel].image?.image ? args.registry : undefined;
+            const child = userChild(id);
             this.grafanas[id] = new GrafanaTenant(
-                `user-${id}`,
+                child.name,
                 {
                     ...grafana,
                     userId: id,
@@ -291,7 +296,7 @@ export class PugPlatform extends pulumi.ComponentResource {
                     endpointMode: this.swarm.endpointMode,
                 },
                 // The service is created after the grant, so Grafana's first start can migrate.
-                { ...swarmManaged, dependsOn: [store, ...rollout.waitsFor[id].map((earlier) => this.grafanas[earlier])] },
+                { ...swarmManaged, aliases: child.aliases, dependsOn: [store, ...rollout.waitsFor[id].map((earlier) => this.grafanas[earlier])] },
             );
             this.images[id] = pulumi.output(image);
         }

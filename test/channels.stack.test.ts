@@ -52,7 +52,7 @@ const secretKeys = ["pug:registry", "pug:userSecrets"];
 
 const label = (r: RegisteredResource, name: string) => r.inputs.labels?.find((l: any) => l.label === name)?.value;
 const serviceOf = (run: StackRun, id: string) => run.resources.find((r) => r.type === SERVICE && label(r, "pug.role") === "grafana" && label(r, "pug.user") === id)!;
-const tenantOf = (run: StackRun, id: string) => run.resources.find((r) => r.type === TENANT && r.name === `user-${id}`)!;
+const tenantOf = (run: StackRun, id: string) => run.resources.find((r) => r.type === TENANT && r.name === `pug-user-${id}`)!;
 const buildOf = (run: StackRun, channel: string) => run.resources.find((r) => r.type === IMAGE && r.name === `pug-grafana-${channel}`)!;
 const imageOf = (run: StackRun, id: string): string => serviceOf(run, id).inputs.taskSpec.containerSpec.image;
 const decoded = (r: RegisteredResource) => Buffer.from(r.inputs.data, "base64").toString("utf8");

@@ -159,10 +159,10 @@ describe("the platform's own Docker objects never take a name a user's could", a
             const run = await runStackProgram(file.config, file.secretKeys);
             for (const { type, shape } of namespaces) {
                 const objects = run.resources.filter((r) => r.type === type);
-                const platform = objects.filter((r) => !r.name.startsWith("user-"));
+                const platform = objects.filter((r) => !r.name.startsWith("pug-user-"));
                 expect(platform.length, type).toBeGreaterThan(0);
                 for (const r of platform) expect(r.inputs.name, r.name).not.toMatch(shape);
-                for (const r of objects.filter((o) => o.name.startsWith("user-") && o.name.endsWith("-datasources") === (type === namespaces[1].type))) {
+                for (const r of objects.filter((o) => o.name.startsWith("pug-user-") && o.name.endsWith("-datasources") === (type === namespaces[1].type))) {
                     expect(r.inputs.name, r.name).toMatch(shape);
                 }
             }

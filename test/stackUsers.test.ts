@@ -243,12 +243,12 @@ describe("a user's lifecycle", () => {
         expect(error).toBeUndefined();
         expect(outputs?.tenants).toEqual(["acme", "initech"]);
         expect(serviceNames()).toEqual(["grafana-acme"]);
-        expect(mocks.ofType("pug:grafana:GrafanaTenant").map((r) => r.name)).toEqual(["user-acme"]);
-        const db = mocks.one(DATABASE, "user-initech-db");
+        expect(mocks.ofType("pug:grafana:GrafanaTenant").map((r) => r.name)).toEqual(["pug-user-acme"]);
+        const db = mocks.one(DATABASE, "pug-user-initech-db");
         expect(db.inputs.name).toBe(tenantDatabaseName("initech"));
         expect(db.options.retainOnDelete).toBe(true);
-        expect(mocks.one("mysql:index/user:User", "user-initech-user").inputs.user).toBe("grafana_initech");
-        expect(mocks.one("mysql:index/grant:Grant", "user-initech-grant").inputs.database).toBe("grafana_initech");
+        expect(mocks.one("mysql:index/user:User", "pug-user-initech-user").inputs.user).toBe("grafana_initech");
+        expect(mocks.one("mysql:index/grant:Grant", "pug-user-initech-grant").inputs.database).toBe("grafana_initech");
     });
 
     it("every user's database is retained when its resource leaves the stack", async () => {
@@ -261,8 +261,8 @@ describe("a user's lifecycle", () => {
     it("restored: the existing database is imported, not created; the others are created", async () => {
         const { error } = await run({ "pug:users": [{ id: "acme" }, { id: "globex" }], "pug:restoreUsers": "globex" }, { previous: ["acme"] });
         expect(error).toBeUndefined();
-        expect(mocks.one(DATABASE, "user-globex-db").options.importId).toBe("grafana_globex");
-        expect(mocks.one(DATABASE, "user-acme-db").options.importId).toBeUndefined();
+        expect(mocks.one(DATABASE, "pug-user-globex-db").options.importId).toBe("grafana_globex");
+        expect(mocks.one(DATABASE, "pug-user-acme-db").options.importId).toBeUndefined();
         expect(serviceNames()).toEqual(["grafana-acme", "grafana-globex"]);
     });
 
@@ -270,7 +270,7 @@ describe("a user's lifecycle", () => {
         await run({ "pug:users": [{ id: "acme" }, { id: "globex" }] });
         const seed = mocks.one("random:index/randomPassword:RandomPassword", "pug-secret-seed").state.result as string;
         const secretData = (id: string, file: string) => {
-            const secret = mocks.ofType("docker:index/secret:Secret").find((s) => s.name === `user-${id}-${file}`)!;
+            const secret = mocks.ofType("docker:index/secret:Secret").find((s) => s.name === `pug-user-${id}-${file}`)!;
             expect(secret.secretPaths).toContain("data");
             return Buffer.from(secret.inputs.data as string, "base64").toString("utf8");
         };
@@ -281,7 +281,7 @@ describe("a user's lifecycle", () => {
         expect(secretData("acme", "grafana-secret-key")).not.toBe(secretData("globex", "grafana-secret-key"));
         // No per-user random secret remains that a removal would lose.
         const randoms = mocks.ofType("random:index/randomPassword:RandomPassword").map((r) => r.name);
-        expect(randoms.filter((n) => n.startsWith("user-acme-"))).toEqual(["user-acme-db-password"]);
+        expect(randoms.filter((n) => n.startsWith("pug-user-acme-"))).toEqual(["pug-user-acme-db-password"]);
     });
 });
 

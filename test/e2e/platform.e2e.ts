@@ -278,7 +278,7 @@ describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () =
     it("rolls a new image out to one user with no failed request, one replica at a time, leaving the other users alone", async () => {
         const users = [...DEV_USERS.map((u) => (u.id === ALICE ? { ...u, image: images.standinNext } : u)), CAROL];
         const steps = changed((await plan(users)).steps);
-        expect(steps.map((s) => `${s.op} ${s.name}`)).toEqual([`update user-${ALICE}`]);
+        expect(steps.map((s) => `${s.op} ${s.name}`)).toEqual([`update pug-user-${ALICE}`]);
         const othersBefore = await Promise.all([BOB, CAROL.id].map(async (id) => (await runningTasks(host.engine, tenantServiceName(id))).map((t) => t.id).sort()));
         const client = pollHealth(door, ALICE);
         // alice's serving tasks, sampled all along: never fewer than her replicas
