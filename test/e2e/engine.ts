@@ -220,6 +220,13 @@ export async function updateCompleted(engine: Engine, service: string, timeoutMs
     });
 }
 
+/** Restarts every task of a service through a rolling update, as `docker service update --force` does. */
+export async function forceUpdate(engine: Engine, service: string): Promise<void> {
+    const current = await engine.call("GET", `/services/${service}`);
+    const taskTemplate = { ...current.Spec.TaskTemplate, ForceUpdate: (current.Spec.TaskTemplate.ForceUpdate ?? 0) + 1 };
+    await engine.call("POST", `/services/${current.ID}/update`, { query: { version: current.Version.Index }, body: { ...current.Spec, TaskTemplate: taskTemplate } });
+}
+
 /** Sets a service's replica count through the engine, as an operator's `docker service scale` would. */
 export async function scale(engine: Engine, service: string, replicas: number): Promise<void> {
     const current = await engine.call("GET", `/services/${service}`);

@@ -121,8 +121,12 @@ export interface Live {
 export async function openLive(door: FrontDoor, userId: string): Promise<Live> {
     const socket = new WebSocket(door.url(userId, "api/live/ws", "ws"), { headers: door.headers, handshakeTimeout: 5_000 });
     const messages: any[] = [];
+    // A socket can fail more than once (a reset after a refused handshake); what follows the first
+    // failure ends in "close", which holders watch: later errors are not the caller's.
+    socket.on("error", () => undefined);
     const hello = await new Promise<any>((resolve, reject) => {
         socket.once("error", reject);
+        socket.once("close", () => reject(new Error(`${userId}'s Live socket closed before its hello`)));
         socket.once("message", (data) => resolve(JSON.parse(data.toString())));
     });
     socket.on("message", (data) => messages.push(JSON.parse(data.toString())));
@@ -138,37 +142,49 @@ export interface Held {
 }
 
 /**
- * One Live WebSocket of a user held open, as a browser tab does: when it drops, it is opened again
- * every 500 ms until it succeeds, until stopped.
+ * One Live WebSocket of a user held open, as a browser tab does: opened, and when it drops opened
+ * again every 500 ms until it succeeds, until stopped. `opened` resolves once the first one is open.
  */
-export function holdLive(door: FrontDoor, userId: string): { stop(): Promise<Held> } {
+export function holdLive(door: FrontDoor, userId: string): { opened: Promise<void>; stop(): Promise<Held> } {
     const held: Held = { drops: 0, longestDownMs: 0, lastOpenedAt: Date.now() };
     let holding = true;
-    let current: Live | undefined;
-    const loop = (async () => {
-        current = await openLive(door, userId);
+    let stopHolding = () => {};
+    const open = async (): Promise<Live | undefined> => {
         while (holding) {
+            const live = await openLive(door, userId).catch(() => undefined);
+            if (live) return live;
+            await new Promise((r) => setTimeout(r, 500));
+        }
+        return undefined;
+    };
+    let markOpened = () => {};
+    const opened = new Promise<void>((resolve) => (markOpened = resolve));
+    const loop = (async () => {
+        let current = await open();
+        markOpened();
+        held.lastOpenedAt = Date.now();
+        while (holding && current) {
+            const socket = current.socket;
             await new Promise<void>((resolve) => {
-                current!.socket.once("close", () => resolve());
                 stopHolding = resolve;
+                if (socket.readyState === WebSocket.CLOSED) resolve();
+                else socket.once("close", () => resolve());
             });
             if (!holding) break;
             held.drops++;
             const down = Date.now();
-            for (current = undefined; holding && !current; ) {
-                current = await openLive(door, userId).catch(() => undefined);
-                if (!current) await new Promise((r) => setTimeout(r, 500));
-            }
+            current = await open();
             held.lastOpenedAt = Date.now();
             held.longestDownMs = Math.max(held.longestDownMs, held.lastOpenedAt - down);
         }
         current?.socket.close();
     })();
-    let stopHolding = () => {};
     return {
+        opened,
         async stop() {
             holding = false;
             stopHolding();
+            markOpened();
             await loop;
             return held;
         },
