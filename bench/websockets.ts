@@ -15,7 +15,9 @@ import * as os from "os";
 import { frontProxySpec } from "../components/frontProxy";
 import { tenantServiceName } from "../components/naming";
 import { renderNginxConfig } from "../components/nginxConfig";
-import { serviceRecords, startProxyNamespace, type NginxRun, type ProxyNamespace } from "../test/harness/proxyNamespace";
+import type { NginxProxySpec } from "../components/nginxConfig";
+import { generatedRun, runOption, serviceRecords, startProxyNamespace, type ProxyNamespace, type ProxyRun } from "../test/harness/proxyNamespace";
+import { peerProxy, type PeerName } from "./peerConfigs";
 import { combined, startClients, type ClientPool } from "./clients";
 import { grafanaLiveDocConfig, processLimitsOf, workerCount, type ProcessLimits } from "./configVariants";
 import { rssKiB } from "./memory";
@@ -45,7 +47,8 @@ export const DEFAULT_WEBSOCKET_OPTIONS: WebSocketBenchOptions = {
     clients: 4,
 };
 
-export type ProxyConfigName = "generated" | "grafana-docs";
+/** PUG's generated config, Grafana's documented nginx config, or a peer proxy (bench/peerConfigs.ts). */
+export type ProxyConfigName = "generated" | "grafana-docs" | PeerName;
 
 export interface RampStep {
     connections: number;
@@ -71,6 +74,15 @@ export interface ProxyWebSocketResult {
     perWebSocketKiB?: number;
     /** At each level of `latencyConnections` up to `held`. */
     latency: EchoLatency[];
+    /** A reload onto the same config with the ramp's WebSockets open. */
+    reload: ReloadKeeps;
+}
+
+/** Whether a reload keeps open WebSockets: how many answered an echo before it, and after it. */
+export interface ReloadKeeps {
+    before: number;
+    after: number;
+    reloadMs: number;
 }
 
 export interface EchoLatency {
@@ -115,7 +127,7 @@ function targets(config: ProxyConfigName, listenPort: number, grafanaPort: numbe
     const dns = serviceRecords(USERS);
     const userOf = (i: number) => USERS[i % USERS.length];
     const stubOf = (user: string) => `${dns[tenantServiceName(user)]}:${grafanaPort}`;
-    return config === "generated"
+    return config !== "grafana-docs"
         ? {
               proxied: (i) => `ws://127.0.0.1:${listenPort}/${userOf(i)}/grafana/api/live/ws`,
               direct: (i) => `ws://${stubOf(userOf(i))}/${userOf(i)}/grafana/api/live/ws`,
@@ -181,21 +193,40 @@ export function installedLimits(): ProcessLimits {
     return processLimitsOf(readFileSync("/etc/nginx/nginx.conf", "utf8"));
 }
 
-async function measure(config: ProxyConfigName, opts: WebSocketBenchOptions): Promise<ProxyWebSocketResult> {
+/** How many of the open WebSockets answer an echo. */
+async function answering(pool: ClientPool): Promise<number> {
+    const swept = combined(await pool.each(() => ({ cmd: "sweep", timeoutMs: 5_000 })));
+    return swept.open - swept.failed;
+}
+
+/** A reload onto the same config with the WebSockets open; those still answering 2 s later were kept. */
+async function reloadKeeps(ns: ProxyNamespace, pool: ClientPool, run: ProxyRun): Promise<ReloadKeeps> {
+    const before = await answering(pool);
+    const { reloadMs } = await ns.reload(run);
+    await new Promise((r) => setTimeout(r, 2_000));
+    return { before, after: await answering(pool), reloadMs };
+}
+
+/** What the proxy namespace runs for a config. */
+function proxyRun(config: ProxyConfigName, spec: NginxProxySpec): ProxyRun {
+    if (config === "generated") return generatedRun(spec);
+    if (config !== "grafana-docs") return peerProxy(config, spec);
+    const limits = installedLimits();
+    const grafana = `${serviceRecords(USERS)[tenantServiceName(USERS[0])]}:${spec.grafanaPort}`;
+    return { config: renderNginxConfig(grafanaLiveDocConfig({ limits, listenPort: spec.listenPort, grafana })), workerProcesses: workerCount(limits.workerProcesses, os.cpus().length) };
+}
+
+export async function measureWebSockets(config: ProxyConfigName, opts: WebSocketBenchOptions): Promise<ProxyWebSocketResult> {
     const spec = frontProxySpec({ userIds: USERS });
-    let nginx: NginxRun | undefined;
-    if (config === "grafana-docs") {
-        const limits = installedLimits();
-        const grafana = `${serviceRecords(USERS)[tenantServiceName(USERS[0])]}:${spec.grafanaPort}`;
-        nginx = { config: renderNginxConfig(grafanaLiveDocConfig({ limits, listenPort: spec.listenPort, grafana })), workerProcesses: workerCount(limits.workerProcesses, os.cpus().length) };
-    }
-    const ns = await startProxyNamespace({ spec, nginx, dns: serviceRecords(USERS), running: USERS });
+    const run = proxyRun(config, spec);
+    const ns = await startProxyNamespace({ spec, ...runOption(run), dns: serviceRecords(USERS), running: USERS });
     try {
         const pool = await startClients(ns, opts.clients);
         const target = targets(config, spec.listenPort, spec.grafanaPort);
         const nginxRssIdleKiB = rssKiB(ns.nginxProcesses());
         const capacity = await ramp(ns, pool, target.proxied, opts.steps);
         const problems = nginxProblems(ns.nginxLog(Infinity));
+        const reload = await reloadKeeps(ns, pool, run);
         await pool.each(() => ({ cmd: "close" }));
         const heldStep = capacity.steps.find((s) => s.connections === capacity.held);
         return {
@@ -205,6 +236,7 @@ async function measure(config: ProxyConfigName, opts: WebSocketBenchOptions): Pr
             nginxRssIdleKiB,
             perWebSocketKiB: heldStep ? (heldStep.nginxRssKiB - nginxRssIdleKiB) / capacity.held : undefined,
             latency: await sequentially(opts.latencyConnections.filter((n) => n <= capacity.held), (n) => echoLatency(pool, target, n, opts)),
+            reload,
         };
     } finally {
         await ns.stop();
@@ -219,7 +251,7 @@ export interface WebSocketResults {
 }
 
 export async function websocketBenchmark(opts: WebSocketBenchOptions = DEFAULT_WEBSOCKET_OPTIONS): Promise<WebSocketResults> {
-    const generated = await measure("generated", opts);
-    const grafanaDocs = await measure("grafana-docs", opts);
+    const generated = await measureWebSockets("generated", opts);
+    const grafanaDocs = await measureWebSockets("grafana-docs", opts);
     return { options: opts, debianLimits: installedLimits(), generated, grafanaDocs };
 }
