@@ -176,6 +176,7 @@ async function echoLatency(pool: ClientPool, target: Target, connections: number
         for (const kind of i % 2 ? [...kinds].reverse() : kinds) samples[kind].push(...(await echo(kind)));
     }
     await pool.each(() => ({ cmd: "close" }));
+    for (const kind of kinds) if (!samples[kind].length) throw new Error(`no ${kind} echo came back at ${connections} connections: ${[...failures].join("; ")}`);
     const direct = summarize(samples.direct);
     const proxied = summarize(samples.proxied);
     return { connections, direct, proxied, p50Ratio: ratio(proxied.p50, direct.p50), p99Ratio: ratio(proxied.p99, direct.p99), failures: [...failures] };
