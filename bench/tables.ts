@@ -70,7 +70,7 @@ export function websocketTable(r: WebSocketResults): string {
             ["held open without errors", heldCell(ours, tried), heldCell(docs, tried), relative(ours.held, docs.held), `≥ ${count(TARGETS.webSocketsHeld.value)}: ${verdict(ours.held, TARGETS.webSocketsHeld)}`],
             ["nginx RSS per WebSocket, KiB", fixed(ours.perWebSocketKiB, 1), fixed(docs.perWebSocketKiB, 1), relative(ours.perWebSocketKiB, docs.perWebSocketKiB), "—"],
             ["nginx RSS with none open, MiB", mib(ours.nginxRssIdleKiB), mib(docs.nginxRssIdleKiB), relative(ours.nginxRssIdleKiB, docs.nginxRssIdleKiB), "—"],
-            ["answering after a reload (all open)", `${count(ours.reload.after)} of ${count(ours.reload.before)}`, `${count(docs.reload.after)} of ${count(docs.reload.before)}`, "—", "—"],
+            [`answering after a reload (${count(r.options.reloadConnections)} open)`, `${count(ours.reload.after)} of ${count(ours.reload.before)}`, `${count(docs.reload.after)} of ${count(docs.reload.before)}`, "—", "—"],
             ...r.options.latencyConnections.flatMap((connections) => {
                 const at = (p: ProxyWebSocketResult) => p.latency.find((l) => l.connections === connections);
                 return (["p50", "p99"] as const).map((which) => {

@@ -36,6 +36,8 @@ export interface WebSocketBenchOptions {
     intervalMs: number;
     /** Client processes (each from its own source address). */
     clients: number;
+    /** WebSockets open through the proxy while it reloads (at most the ramp's `held`). */
+    reloadConnections: number;
 }
 
 export const DEFAULT_WEBSOCKET_OPTIONS: WebSocketBenchOptions = {
@@ -45,6 +47,7 @@ export const DEFAULT_WEBSOCKET_OPTIONS: WebSocketBenchOptions = {
     segmentMs: 2_000,
     intervalMs: 1_000,
     clients: 4,
+    reloadConnections: 1_000,
 };
 
 /** PUG's generated config, Grafana's documented nginx config, or a peer proxy (bench/peerConfigs.ts). */
@@ -200,12 +203,19 @@ async function answering(pool: ClientPool): Promise<number> {
     return swept.open - swept.failed;
 }
 
-/** A reload onto the same config with the WebSockets open; those still answering 2 s later were kept. */
-async function reloadKeeps(ns: ProxyNamespace, pool: ClientPool, run: ProxyRun): Promise<ReloadKeeps> {
+/**
+ * A reload onto the same config with `count` WebSockets open through the proxy; those still
+ * answering 2 s later were kept. Not at the ramp's end: a proxy out of file descriptors there
+ * might not even take the reload command.
+ */
+async function reloadKeeps(ns: ProxyNamespace, pool: ClientPool, url: (i: number) => string, count: number, run: ProxyRun): Promise<ReloadKeeps> {
+    await pool.each((i) => ({ cmd: "open", group: "reload", url: url(i), count: share(count, pool.size, i), concurrency: 100, timeoutMs: 15_000 }));
     const before = await answering(pool);
     const { reloadMs } = await ns.reload(run);
     await new Promise((r) => setTimeout(r, 2_000));
-    return { before, after: await answering(pool), reloadMs };
+    const after = await answering(pool);
+    await pool.each(() => ({ cmd: "close" }));
+    return { before, after, reloadMs };
 }
 
 /** What the proxy namespace runs for a config. */
@@ -227,8 +237,8 @@ export async function measureWebSockets(config: ProxyConfigName, opts: WebSocket
         const nginxRssIdleKiB = rssKiB(ns.nginxProcesses());
         const capacity = await ramp(ns, pool, target.proxied, opts.steps);
         const problems = nginxProblems(ns.nginxLog(Infinity));
-        const reload = await reloadKeeps(ns, pool, run);
         await pool.each(() => ({ cmd: "close" }));
+        const reload = await reloadKeeps(ns, pool, target.proxied, Math.min(opts.reloadConnections, capacity.held), run);
         const heldStep = capacity.steps.find((s) => s.connections === capacity.held);
         return {
             config,

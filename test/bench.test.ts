@@ -122,7 +122,7 @@ describe("formatting", () => {
             reload: { before: held, after: held, reloadMs: 5 },
         });
         const results: WebSocketResults = {
-            options: { steps: [500, 750, 12_000], latencyConnections: [500, 1_000], segments: 1, segmentMs: 1, intervalMs: 1, clients: 1 },
+            options: { steps: [500, 750, 12_000], latencyConnections: [500, 1_000], segments: 1, segmentMs: 1, intervalMs: 1, clients: 1, reloadConnections: 1 },
             debianLimits: { workerProcesses: "auto", workerConnections: 768 },
             generated: proxy(12_000, undefined, [[500, 1.2], [1_000, 1.4]]),
             grafanaDocs: proxy(500, 750, [[500, 1.5]]),
@@ -133,7 +133,7 @@ describe("formatting", () => {
         expect(table).toMatch(/held open without errors .*\| 24\.00× +\| ≥ 10,000: met/);
         expect(table).toMatch(/echo p50, proxied ÷ direct, 500 conns +\| 1\.20× \(120 vs 100 µs\) +\| 1\.50× \(150 vs 100 µs\) +\| 0\.80× +\| — +\|/);
         expect(table).toMatch(/echo p50, proxied ÷ direct, 1,000 conns +\| 1\.40× \(140 vs 100 µs\) +\| — \(holds 500\) +\| — +\| — +\|/);
-        expect(table).toMatch(/answering after a reload \(all open\) +\| 12,000 of 12,000 +\| 500 of 500 +\|/);
+        expect(table).toMatch(/answering after a reload \(1 open\) +\| 12,000 of 12,000 +\| 500 of 500 +\|/);
     });
 
     it("says where the generated config leads, ties or trails a peer, which way is better", () => {
@@ -160,7 +160,7 @@ describe("formatting", () => {
         const routed = (style: "map" | "haproxy" | "caddy", lastP50: number) =>
             [10, 10_000].map((users) => ({ style, users, checkMs: 20, reloadMs: 30, nginxPssKiB: 10_240, nginxRssKiB: 10_240, first: { samples: 1, p50: 300, p99: 300 }, last: { samples: 1, p50: lastP50, p99: lastP50 }, lastToFirstP50: lastP50 / 300, warnings: [] }));
         const table = peersTable({
-            options: { websockets: { steps: [250, 12_000], latencyConnections: [1_000], segments: 1, segmentMs: 1, intervalMs: 1, clients: 1 }, routing: { sizes: [10, 10_000], rounds: 1, warmup: 0 } },
+            options: { websockets: { steps: [250, 12_000], latencyConnections: [1_000], segments: 1, segmentMs: 1, intervalMs: 1, clients: 1, reloadConnections: 1 }, routing: { sizes: [10, 10_000], rounds: 1, warmup: 0 } },
             websockets: { generated: ws(12_000, 20, 2, 12_000), haproxy: ws(12_000, 40, 2.1, 12_000), caddy: ws(12_000, 60, 1.5, 0) },
             routing: { generated: routed("map", 300), haproxy: routed("haproxy", 300), caddy: routed("caddy", 900) },
         });
