@@ -8,7 +8,8 @@
  */
 import { frontProxySpec, PROXY_LISTEN_PORT } from "../components/frontProxy";
 import { renderNginxConfig, workerSizing } from "../components/nginxConfig";
-import { eventually, serviceRecords, startProxyNamespace, type NginxRun } from "../test/harness/proxyNamespace";
+import { eventually, runOption, serviceRecords, startProxyNamespace, type NginxRun, type ProxyRun } from "../test/harness/proxyNamespace";
+import { PEERS, peerProxy, type PeerName } from "./peerConfigs";
 import { startClients } from "./clients";
 import { ROUTING_STYLES, routingVariantTree, type RoutingStyle } from "./configVariants";
 import { pssKiB, rssKiB } from "./memory";
@@ -26,7 +27,8 @@ export interface RoutingBenchOptions {
 export const DEFAULT_ROUTING_OPTIONS: RoutingBenchOptions = { sizes: [10, 1_000, 10_000], rounds: 2_000, warmup: 200 };
 
 export interface RoutingResult {
-    style: RoutingStyle;
+    /** An nginx routing style, or a peer proxy with its own routing (bench/peerConfigs.ts). */
+    style: RoutingStyle | PeerName;
     users: number;
     checkMs: number;
     reloadMs: number;
@@ -53,18 +55,24 @@ export function routingRun(style: RoutingStyle, userIds: string[]): NginxRun {
     return { config: renderNginxConfig(routingVariantTree(spec, style)), workerProcesses: workerSizing(spec.limits).workerProcesses };
 }
 
-async function measureStyle(style: RoutingStyle, opts: RoutingBenchOptions): Promise<RoutingResult[]> {
+/** What runs as the proxy for these users: an nginx routing style's config, or a peer's. */
+function runFor(style: RoutingStyle | PeerName, userIds: string[]): ProxyRun {
+    return (PEERS as readonly string[]).includes(style) ? peerProxy(style as PeerName, frontProxySpec({ userIds })) : routingRun(style as RoutingStyle, userIds);
+}
+
+/** Per size, ascending: the proxy reloaded onto the config of that many users, then measured. */
+export async function measureRouting(style: RoutingStyle | PeerName, opts: RoutingBenchOptions): Promise<RoutingResult[]> {
     const ids = benchUserIds(Math.max(...opts.sizes));
     const measured = [...new Set([ids[0], ...opts.sizes.map((n) => ids[n - 1])])];
     const dns = serviceRecords(measured);
     const first = opts.sizes[0];
-    const ns = await startProxyNamespace({ spec: frontProxySpec({ userIds: ids.slice(0, first) }), nginx: routingRun(style, ids.slice(0, first)), dns, running: measured });
+    const ns = await startProxyNamespace({ spec: frontProxySpec({ userIds: ids.slice(0, first) }), ...runOption(runFor(style, ids.slice(0, first))), dns, running: measured });
     const results: RoutingResult[] = [];
     try {
         const client = await startClients(ns, 1);
         for (const users of opts.sizes) {
             const logBefore = ns.nginxLog(Infinity).length;
-            const reload = await ns.reload(routingRun(style, ids.slice(0, users)));
+            const reload = await ns.reload(runFor(style, ids.slice(0, users)));
             await eventually("old workers exit", () => !ns.nginxWorkers().some((p) => reload.oldWorkers.includes(p)), 30_000);
             const warnings = nginxProblems(ns.nginxLog(Infinity).slice(logBefore)).map((p) => p.message);
             const pids = ns.nginxProcesses();
@@ -100,6 +108,6 @@ async function measureStyle(style: RoutingStyle, opts: RoutingBenchOptions): Pro
 
 export async function routingBenchmark(opts: RoutingBenchOptions = DEFAULT_ROUTING_OPTIONS): Promise<{ options: RoutingBenchOptions; results: RoutingResult[] }> {
     const results: RoutingResult[] = [];
-    for (const style of ROUTING_STYLES) results.push(...(await measureStyle(style, opts)));
+    for (const style of ROUTING_STYLES) results.push(...(await measureRouting(style, opts)));
     return { options: opts, results };
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [websockets] [routing] [rendering]` (all three when none is named): runs the
+ * `npm run bench [websockets] [routing] [rendering] [peers]` (all when none is named): runs the
  * benchmarks, prints their tables and writes bench/results.json. Never part of `npm test`.
  *
  * Every figure is compared with a baseline measured in the same run, minutes apart at most: the
@@ -12,10 +12,11 @@ import * as path from "path";
 import { namespacesForbiddenReason } from "../test/harness/proxyNamespace";
 import { renderingBenchmark } from "./rendering";
 import { routingBenchmark } from "./routing";
-import { renderingTable, routingTable, websocketTable } from "./tables";
+import { peersBenchmark } from "./peers";
+import { peersTable, renderingTable, routingTable, websocketTable } from "./tables";
 import { websocketBenchmark } from "./websockets";
 
-const BENCHMARKS = ["websockets", "routing", "rendering"] as const;
+const BENCHMARKS = ["websockets", "routing", "rendering", "peers"] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 function machine() {
@@ -26,6 +27,8 @@ function machine() {
         memoryMiB: Math.round(os.totalmem() / 2 ** 20),
         kernel: `${os.type()} ${os.release()}`,
         nginx: sh("nginx -v 2>&1"),
+        haproxy: sh("haproxy -v 2>&1 | head -1"),
+        caddy: sh("caddy version 2>&1"),
         node: process.version,
         openFiles: { soft: sh("ulimit -Sn"), hard: sh("ulimit -Hn") },
     };
@@ -65,6 +68,10 @@ async function main() {
             results.routing = r;
             const warnings = [...new Set(r.results.flatMap((x) => x.warnings.map((w) => `${x.style}, ${x.users} users: ${w}`)))];
             tables.push(`### Routing table\n\n${routingTable(r.results)}${warnings.length ? `\n\nnginx warned: ${warnings.join("; ")}` : ""}`);
+        } else if (name === "peers") {
+            const r = await peersBenchmark();
+            results.peers = r;
+            tables.push(`### The proxy against its peers\n\n${peersTable(r)}`);
         } else {
             const r = await renderingBenchmark();
             results.rendering = r;

@@ -15,7 +15,9 @@ import * as os from "os";
 import { frontProxySpec } from "../components/frontProxy";
 import { tenantServiceName } from "../components/naming";
 import { renderNginxConfig } from "../components/nginxConfig";
-import { serviceRecords, startProxyNamespace, type NginxRun, type ProxyNamespace } from "../test/harness/proxyNamespace";
+import type { NginxProxySpec } from "../components/nginxConfig";
+import { generatedRun, runOption, serviceRecords, startProxyNamespace, type ProxyNamespace, type ProxyRun } from "../test/harness/proxyNamespace";
+import { peerProxy, type PeerName } from "./peerConfigs";
 import { combined, startClients, type ClientPool } from "./clients";
 import { grafanaLiveDocConfig, processLimitsOf, workerCount, type ProcessLimits } from "./configVariants";
 import { rssKiB } from "./memory";
@@ -34,6 +36,8 @@ export interface WebSocketBenchOptions {
     intervalMs: number;
     /** Client processes (each from its own source address). */
     clients: number;
+    /** WebSockets open through the proxy while it reloads (at most the ramp's `held`). */
+    reloadConnections: number;
 }
 
 export const DEFAULT_WEBSOCKET_OPTIONS: WebSocketBenchOptions = {
@@ -43,9 +47,11 @@ export const DEFAULT_WEBSOCKET_OPTIONS: WebSocketBenchOptions = {
     segmentMs: 2_000,
     intervalMs: 1_000,
     clients: 4,
+    reloadConnections: 1_000,
 };
 
-export type ProxyConfigName = "generated" | "grafana-docs";
+/** PUG's generated config, Grafana's documented nginx config, or a peer proxy (bench/peerConfigs.ts). */
+export type ProxyConfigName = "generated" | "grafana-docs" | PeerName;
 
 export interface RampStep {
     connections: number;
@@ -71,6 +77,15 @@ export interface ProxyWebSocketResult {
     perWebSocketKiB?: number;
     /** At each level of `latencyConnections` up to `held`. */
     latency: EchoLatency[];
+    /** A reload onto the same config with the ramp's WebSockets open. */
+    reload: ReloadKeeps;
+}
+
+/** Whether a reload keeps open WebSockets: how many answered an echo before it, and after it. */
+export interface ReloadKeeps {
+    before: number;
+    after: number;
+    reloadMs: number;
 }
 
 export interface EchoLatency {
@@ -115,7 +130,7 @@ function targets(config: ProxyConfigName, listenPort: number, grafanaPort: numbe
     const dns = serviceRecords(USERS);
     const userOf = (i: number) => USERS[i % USERS.length];
     const stubOf = (user: string) => `${dns[tenantServiceName(user)]}:${grafanaPort}`;
-    return config === "generated"
+    return config !== "grafana-docs"
         ? {
               proxied: (i) => `ws://127.0.0.1:${listenPort}/${userOf(i)}/grafana/api/live/ws`,
               direct: (i) => `ws://${stubOf(userOf(i))}/${userOf(i)}/grafana/api/live/ws`,
@@ -164,6 +179,7 @@ async function echoLatency(pool: ClientPool, target: Target, connections: number
         for (const kind of i % 2 ? [...kinds].reverse() : kinds) samples[kind].push(...(await echo(kind)));
     }
     await pool.each(() => ({ cmd: "close" }));
+    for (const kind of kinds) if (!samples[kind].length) throw new Error(`no ${kind} echo came back at ${connections} connections: ${[...failures].join("; ")}`);
     const direct = summarize(samples.direct);
     const proxied = summarize(samples.proxied);
     return { connections, direct, proxied, p50Ratio: ratio(proxied.p50, direct.p50), p99Ratio: ratio(proxied.p99, direct.p99), failures: [...failures] };
@@ -181,15 +197,40 @@ export function installedLimits(): ProcessLimits {
     return processLimitsOf(readFileSync("/etc/nginx/nginx.conf", "utf8"));
 }
 
-async function measure(config: ProxyConfigName, opts: WebSocketBenchOptions): Promise<ProxyWebSocketResult> {
+/** How many of the open WebSockets answer an echo. */
+async function answering(pool: ClientPool): Promise<number> {
+    const swept = combined(await pool.each(() => ({ cmd: "sweep", timeoutMs: 5_000 })));
+    return swept.open - swept.failed;
+}
+
+/**
+ * A reload onto the same config with `count` WebSockets open through the proxy; those still
+ * answering 2 s later were kept. Not at the ramp's end: a proxy out of file descriptors there
+ * might not even take the reload command.
+ */
+async function reloadKeeps(ns: ProxyNamespace, pool: ClientPool, url: (i: number) => string, count: number, run: ProxyRun): Promise<ReloadKeeps> {
+    await pool.each((i) => ({ cmd: "open", group: "reload", url: url(i), count: share(count, pool.size, i), concurrency: 100, timeoutMs: 15_000 }));
+    const before = await answering(pool);
+    const { reloadMs } = await ns.reload(run);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const after = await answering(pool);
+    await pool.each(() => ({ cmd: "close" }));
+    return { before, after, reloadMs };
+}
+
+/** What the proxy namespace runs for a config. */
+function proxyRun(config: ProxyConfigName, spec: NginxProxySpec): ProxyRun {
+    if (config === "generated") return generatedRun(spec);
+    if (config !== "grafana-docs") return peerProxy(config, spec);
+    const limits = installedLimits();
+    const grafana = `${serviceRecords(USERS)[tenantServiceName(USERS[0])]}:${spec.grafanaPort}`;
+    return { config: renderNginxConfig(grafanaLiveDocConfig({ limits, listenPort: spec.listenPort, grafana })), workerProcesses: workerCount(limits.workerProcesses, os.cpus().length) };
+}
+
+export async function measureWebSockets(config: ProxyConfigName, opts: WebSocketBenchOptions): Promise<ProxyWebSocketResult> {
     const spec = frontProxySpec({ userIds: USERS });
-    let nginx: NginxRun | undefined;
-    if (config === "grafana-docs") {
-        const limits = installedLimits();
-        const grafana = `${serviceRecords(USERS)[tenantServiceName(USERS[0])]}:${spec.grafanaPort}`;
-        nginx = { config: renderNginxConfig(grafanaLiveDocConfig({ limits, listenPort: spec.listenPort, grafana })), workerProcesses: workerCount(limits.workerProcesses, os.cpus().length) };
-    }
-    const ns = await startProxyNamespace({ spec, nginx, dns: serviceRecords(USERS), running: USERS });
+    const run = proxyRun(config, spec);
+    const ns = await startProxyNamespace({ spec, ...runOption(run), dns: serviceRecords(USERS), running: USERS });
     try {
         const pool = await startClients(ns, opts.clients);
         const target = targets(config, spec.listenPort, spec.grafanaPort);
@@ -197,6 +238,7 @@ async function measure(config: ProxyConfigName, opts: WebSocketBenchOptions): Pr
         const capacity = await ramp(ns, pool, target.proxied, opts.steps);
         const problems = nginxProblems(ns.nginxLog(Infinity));
         await pool.each(() => ({ cmd: "close" }));
+        const reload = await reloadKeeps(ns, pool, target.proxied, Math.min(opts.reloadConnections, capacity.held), run);
         const heldStep = capacity.steps.find((s) => s.connections === capacity.held);
         return {
             config,
@@ -205,6 +247,7 @@ async function measure(config: ProxyConfigName, opts: WebSocketBenchOptions): Pr
             nginxRssIdleKiB,
             perWebSocketKiB: heldStep ? (heldStep.nginxRssKiB - nginxRssIdleKiB) / capacity.held : undefined,
             latency: await sequentially(opts.latencyConnections.filter((n) => n <= capacity.held), (n) => echoLatency(pool, target, n, opts)),
+            reload,
         };
     } finally {
         await ns.stop();
@@ -219,7 +262,7 @@ export interface WebSocketResults {
 }
 
 export async function websocketBenchmark(opts: WebSocketBenchOptions = DEFAULT_WEBSOCKET_OPTIONS): Promise<WebSocketResults> {
-    const generated = await measure("generated", opts);
-    const grafanaDocs = await measure("grafana-docs", opts);
+    const generated = await measureWebSockets("generated", opts);
+    const grafanaDocs = await measureWebSockets("grafana-docs", opts);
     return { options: opts, debianLimits: installedLimits(), generated, grafanaDocs };
 }

@@ -3,6 +3,10 @@
  * the generated one, and the parsing of nginx's log and /proc. The benchmarks themselves run
  * with `npm run bench`, never here; `tsc --noEmit` in `npm test` type-checks all of bench/.
  */
+import { execFileSync } from "child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import * as os from "os";
+import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { frontProxySpec } from "../components/frontProxy";
 import { nginxConfig, renderNginxConfig, type NginxDirective } from "../components/nginxConfig";
@@ -10,12 +14,15 @@ import { grafanaLiveDocConfig, processLimitsOf, ROUTING_STYLES, routingVariantTr
 import { procField } from "../bench/memory";
 import { fixed, markdownTable, median, percentile, ratio, summarize, times } from "../bench/report";
 import { benchUserIds } from "../bench/routing";
-import { routingTable, verdict, websocketTable } from "../bench/tables";
+import { caddyfile, haproxyFiles } from "../bench/peerConfigs";
+import { peersTable, routingTable, standing, verdict, websocketTable } from "../bench/tables";
 import { nginxProblems, share, type ProxyWebSocketResult, type WebSocketResults } from "../bench/websockets";
 import { nginxRefuses } from "./harness/proxyNamespace";
 import { requireTool } from "./harness/tools";
 
 const hasNginx = requireTool("nginx", "nginx -t on the benchmarks' configs");
+const hasHaproxy = requireTool("haproxy", "haproxy -c on the peer benchmark's config");
+const hasCaddy = requireTool("caddy", "caddy validate on the peer benchmark's config");
 
 /** Every directive of a tree, depth first. */
 const all = (ds: NginxDirective[]): NginxDirective[] => ds.flatMap((d) => [d, ...all(d.children ?? [])]);
@@ -112,9 +119,10 @@ describe("formatting", () => {
             nginxRssIdleKiB: 2048,
             perWebSocketKiB: 20,
             latency: levels.map(([n, r]) => latency(n, r)),
+            reload: { before: held, after: held, reloadMs: 5 },
         });
         const results: WebSocketResults = {
-            options: { steps: [500, 750, 12_000], latencyConnections: [500, 1_000], segments: 1, segmentMs: 1, intervalMs: 1, clients: 1 },
+            options: { steps: [500, 750, 12_000], latencyConnections: [500, 1_000], segments: 1, segmentMs: 1, intervalMs: 1, clients: 1, reloadConnections: 1 },
             debianLimits: { workerProcesses: "auto", workerConnections: 768 },
             generated: proxy(12_000, undefined, [[500, 1.2], [1_000, 1.4]]),
             grafanaDocs: proxy(500, 750, [[500, 1.5]]),
@@ -124,7 +132,43 @@ describe("formatting", () => {
         expect(table).toContain("500 (failed at 750: 700 of 750 open; 12,000 tried)");
         expect(table).toMatch(/held open without errors .*\| 24\.00× +\| ≥ 10,000: met/);
         expect(table).toMatch(/echo p50, proxied ÷ direct, 500 conns +\| 1\.20× \(120 vs 100 µs\) +\| 1\.50× \(150 vs 100 µs\) +\| 0\.80× +\| — +\|/);
-        expect(table).toMatch(/echo p50, proxied ÷ direct, 1,000 conns +\| 1\.40× \(140 vs 100 µs\) +\| — \(holds 500\) +\| — +\| ≤ 1\.3×: missed by 7\.7% +\|/);
+        expect(table).toMatch(/echo p50, proxied ÷ direct, 1,000 conns +\| 1\.40× \(140 vs 100 µs\) +\| — \(holds 500\) +\| — +\| — +\|/);
+        expect(table).toMatch(/answering after a reload \(1 open\) +\| 12,000 of 12,000 +\| 500 of 500 +\|/);
+    });
+
+    it("says where the generated config leads, ties or trails a peer, which way is better", () => {
+        expect(standing(100, 200, "lower")).toBe("leads (0.50×)");
+        expect(standing(100, 200, "higher")).toBe("trails (0.50×)");
+        expect(standing(105, 100, "lower")).toBe("ties (1.05×)");
+        expect(standing(12_000, 12_000, "higher")).toBe("ties (1.00×)");
+        expect(standing(1, 0, "higher")).toBe("leads (peer 0)");
+        expect(standing(undefined, 1, "lower")).toBe("not measured");
+    });
+
+    it("puts the generated config beside HAProxy and Caddy on every row", () => {
+        const ws = (held: number, perWebSocketKiB: number, p50Ratio: number, after: number): ProxyWebSocketResult => ({
+            config: "generated",
+            held,
+            failures: [],
+            nginxProblems: [],
+            steps: [],
+            nginxRssIdleKiB: 4096,
+            perWebSocketKiB,
+            latency: [{ connections: 1_000, direct: { samples: 1, p50: 100, p99: 200 }, proxied: { samples: 1, p50: 100 * p50Ratio, p99: 400 }, p50Ratio, p99Ratio: 2, failures: [] }],
+            reload: { before: held, after, reloadMs: 10 },
+        });
+        const routed = (style: "map" | "haproxy" | "caddy", lastP50: number) =>
+            [10, 10_000].map((users) => ({ style, users, checkMs: 20, reloadMs: 30, nginxPssKiB: 10_240, nginxRssKiB: 10_240, first: { samples: 1, p50: 300, p99: 300 }, last: { samples: 1, p50: lastP50, p99: lastP50 }, lastToFirstP50: lastP50 / 300, warnings: [] }));
+        const table = peersTable({
+            options: { websockets: { steps: [250, 12_000], latencyConnections: [1_000], segments: 1, segmentMs: 1, intervalMs: 1, clients: 1, reloadConnections: 1 }, routing: { sizes: [10, 10_000], rounds: 1, warmup: 0 } },
+            websockets: { generated: ws(12_000, 20, 2, 12_000), haproxy: ws(12_000, 40, 2.1, 12_000), caddy: ws(12_000, 60, 1.5, 0) },
+            routing: { generated: routed("map", 300), haproxy: routed("haproxy", 300), caddy: routed("caddy", 900) },
+        });
+        const line = (label: string) => table.split("\n").find((l) => l.startsWith(`| ${label}`))!;
+        expect(line("RSS per WebSocket")).toMatch(/\| 20\.0 +\| 40\.0 +\| 60\.0 +\| leads \(0\.50×\) +\| leads \(0\.33×\) +\|$/);
+        expect(line("echo p50")).toMatch(/\| ties \(0\.95×\) +\| trails \(1\.33×\) +\|$/);
+        expect(line("WebSockets answering after a reload")).toMatch(/\| 12,000 of 12,000 +\| 12,000 of 12,000 +\| 0 of 12,000 +\| ties \(1\.00×\) +\| leads \(peer 0\) +\|$/);
+        expect(line("p50 to the last of 10,000 users")).toMatch(/\| ties \(1\.00×\) +\| leads \(0\.33×\) +\|$/);
     });
 });
 
@@ -178,6 +222,24 @@ describe("the configs compared with the generated one", () => {
         expect(maps(directives)).toContain("$connection_upgrade");
         expect(tree[tree.length - 1].children!.at(-1)).toEqual(all(routingVariantTree(spec, "map")).filter((d) => d.name === "server").at(-1));
         if (hasNginx) expect(nginxRefuses(renderNginxConfig(tree))).toBeUndefined();
+    });
+
+    it("gives HAProxy and Caddy the generated config's routes, idle timeout and resolver, in configs they accept", () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "pug-bench-peers-"));
+        try {
+            const haproxy = haproxyFiles(spec, dir);
+            expect(haproxy["users.map"]).toBe("alice grafana-alice\nbob grafana-bob\ndefault grafana-default\n");
+            expect(haproxy["haproxy.cfg"]).toContain(`timeout tunnel ${spec.limits.idleTimeoutSeconds}s`);
+            expect(haproxy["haproxy.cfg"]).toContain(`nameserver dns ${spec.resolver}:53`);
+            expect(haproxy["haproxy.cfg"]).toContain(`map(${dir}/users.map)`);
+            const caddy = caddyfile(spec);
+            expect(caddy).toMatch(/\t\talice\/grafana grafana-alice:3000\n\t\tbob\/grafana grafana-bob:3000\n\t\tdefault\/grafana grafana-default:3000\n/);
+            for (const [file, text] of Object.entries({ ...haproxy, Caddyfile: caddy })) writeFileSync(path.join(dir, file), text);
+            if (hasHaproxy) execFileSync("haproxy", ["-c", "-q", "-f", path.join(dir, "haproxy.cfg")], { stdio: "pipe" });
+            if (hasCaddy) execFileSync("caddy", ["validate", "--config", path.join(dir, "Caddyfile"), "--adapter", "caddyfile"], { stdio: "pipe", env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("lists users in the configs' own order, so the first and the last are the map's", () => {

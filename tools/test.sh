@@ -20,26 +20,9 @@ unit_only=false
 packages=(redis-server nginx dnsmasq-base iproute2 procps docker.io prometheus prometheus-nginx-exporter
   shellcheck mmdebstrap curl ca-certificates)
 programs=(redis-server nginx dnsmasq ip ps dockerd promtool prometheus-nginx-exporter shellcheck mmdebstrap curl)
-missing=()
-for program in "${programs[@]}"; do command -v "$program" >/dev/null 2>&1 || missing+=("$program"); done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "test: installing Debian packages (missing: ${missing[*]})" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    # The tests start their own servers: apt must not start the ones it installs as system
-    # services. A policy-rc.d answering 101 ("action forbidden") says so; one put here goes again.
-    policy=/usr/sbin/policy-rc.d
-    if [[ ! -e $policy ]]; then
-      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
-      trap 'rm -f "$policy"' EXIT
-    fi
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-  else
-    echo "test: not installed: ${missing[*]} (as root, this script installs them with apt-get);" \
-      "the tests that need them are skipped" >&2
-  fi
-fi
+# shellcheck source=tools/debian-packages.sh
+source tools/debian-packages.sh
+ensure_debian_packages "${programs[*]}" "${packages[*]}"
 
 # shellcheck source=tools/node-modules.sh
 source tools/node-modules.sh

@@ -71,6 +71,8 @@ function main(spec: AgentSpec): Promise<void> {
         wss.on("connection", (ws, req) => {
             ws.send(JSON.stringify(record("websocket", req)));
             ws.on("message", (data) => ws.send(`${u.userId}:${data.toString()}`));
+            // a proxy may reset a WebSocket (Caddy does on a reload): the stub outlives it, as Grafana does
+            ws.on("error", () => ws.terminate());
         });
         started.push(listen(server, u.port, u.address));
     }

@@ -13,12 +13,14 @@
  * Every name (namespace, temp dir) is unique, and `stop()` ends every process started here and
  * deletes the namespace, also after a failed start.
  *
- * The benchmarks (bench/) use the same setup with other configs to compare against, and run their
- * clients inside the namespace (`spawn`), where they reach nginx's ports directly.
+ * The benchmarks (bench/) use the same setup with other configs, or another proxy program in
+ * nginx's place (`peer`: HAProxy, Caddy), to compare against, and run their clients inside the
+ * namespace (`spawn`), where they reach the proxy's ports directly. Like a Swarm task, every
+ * process in the namespace resolves names through Docker's DNS address (its resolv.conf).
  */
 import { execFileSync, spawn, type ChildProcess } from "child_process";
 import { randomBytes } from "crypto";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as os from "os";
@@ -77,6 +79,38 @@ export interface NginxRun {
     workerProcesses: number;
 }
 
+/** A command line: the program and its arguments. */
+export type CommandLine = [program: string, args: string[]];
+
+/**
+ * Another proxy program run in nginx's place (a benchmark's peer). It must listen on the spec's
+ * `listenPort` and answer `/healthz` with 200 there. For it, the namespace's `nginx*` methods
+ * answer about the peer: its processes are the one started and that one's children.
+ */
+export interface PeerProxy {
+    name: string;
+    /** Its files (config, maps), by name, written into `dir` (the namespace's temp dir, which they may name). */
+    files(dir: string): Record<string, string>;
+    /** Checks the files as they are (as `nginx -t` does); fails with a non-zero exit. */
+    check(dir: string): CommandLine;
+    /** Runs it in the foreground; the process started must be the one that stays (exec, no daemon). */
+    run(dir: string): CommandLine;
+    /**
+     * Makes the running proxy take its rewritten files, and resolves once it serves with them.
+     * `pid`: the process `run` started; `workers()`: that process's children now; `exec`: runs a
+     * command line inside the namespace to its end.
+     */
+    reload(ctx: { dir: string; pid: number; oldWorkers: number[]; workers: () => number[]; exec: (command: CommandLine) => void }): Promise<void>;
+}
+
+/** What runs as the proxy: nginx with a config, or a peer program. */
+export type ProxyRun = NginxRun | PeerProxy;
+
+/** The options starting the proxy namespace with `run`. */
+export function runOption(run: ProxyRun): Pick<ProxyNamespaceOptions, "nginx" | "peer"> {
+    return "files" in run ? { peer: run } : { nginx: run };
+}
+
 /** The generated config of a spec, unmodified, as the FrontProxy tasks run it. */
 export function generatedRun(spec: NginxProxySpec): NginxRun {
     return { config: nginxConfig(spec), workerProcesses: workerSizing(spec.limits).workerProcesses };
@@ -91,6 +125,8 @@ export interface ProxyNamespaceOptions {
      * @default generatedRun(spec)
      */
     nginx?: NginxRun;
+    /** Another proxy program to run instead of nginx (then `nginx` is ignored). */
+    peer?: PeerProxy;
     /** DNS records: name → address. Users' service names and the auth endpoint's host. */
     dns: Record<string, string>;
     /** Users whose stub Grafana runs, at the address their service name resolves to. */
@@ -126,7 +162,7 @@ export interface ProxyNamespace {
      * old workers have closed their listeners (reuseport: each has its own), a new connection may
      * still meet the old config.
      */
-    reload(next: NginxProxySpec | NginxRun): Promise<Reload>;
+    reload(next: NginxProxySpec | ProxyRun): Promise<Reload>;
     /** Process ids of nginx workers now (old ones draining after a reload included). */
     nginxWorkers(): number[];
     /** The nginx master's and its workers' process ids. */
@@ -243,8 +279,15 @@ export async function startProxyNamespace(opts: ProxyNamespaceOptions): Promise<
     // One -g only: nginx keeps the last. The pid file stays in the temp dir, never /run's.
     const nginxArgs = ["-c", configPath, "-g", `pid ${pidPath};`];
     let nginxMaster: ChildProcess | undefined;
-    /** `nginx -t`: the config must pass as it is. */
-    const checkConfig = () => execFileSync("ip", ["netns", "exec", name, "nginx", "-t", "-q", ...nginxArgs], { stdio: ["ignore", nginxOutput, nginxOutput] });
+    const execInNamespace = ([cmd, args]: CommandLine) => execFileSync("ip", ["netns", "exec", name, cmd, ...args], { stdio: ["ignore", nginxOutput, nginxOutput] });
+    /** `nginx -t`, or the peer's check: the config must pass as it is. */
+    const checkConfig = () => execInNamespace(opts.peer ? opts.peer.check(dir) : ["nginx", ["-t", "-q", ...nginxArgs]]);
+    const writePeerFiles = (peer: PeerProxy) => {
+        for (const [file, text] of Object.entries(peer.files(dir))) writeFileSync(path.join(dir, file), text);
+    };
+    // `ip netns exec` bind-mounts /etc/netns/<name>/resolv.conf over /etc/resolv.conf: a peer that
+    // resolves through the system resolver (Caddy) then asks Docker's DNS address, as in a task.
+    const etcNetns = path.join("/etc/netns", name);
 
     // Synchronous, so it also runs from the exit handler if the test process dies mid-test.
     const cleanupSync = () => {
@@ -261,6 +304,7 @@ export async function startProxyNamespace(opts: ProxyNamespaceOptions): Promise<
             execFileSync("ip", ["netns", "del", name], { stdio: "pipe" });
             namespaceCreated = false;
         }
+        rmSync(etcNetns, { recursive: true, force: true });
         closeSync(nginxOutput);
         rmSync(dir, { recursive: true, force: true });
     };
@@ -326,10 +370,18 @@ export async function startProxyNamespace(opts: ProxyNamespaceOptions): Promise<
         const agent = inNamespace(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "test/harness/netnsAgent.ts"), JSON.stringify(agentSpec)]);
         await readyLine(agent, "stub agent", 20_000);
 
-        writeFileSync(configPath, (opts.nginx ?? generatedRun(spec)).config);
-        checkConfig();
-        nginxMaster = inNamespace("nginx", ["-c", configPath, "-g", `pid ${pidPath}; daemon off;`], nginxOutput);
-        await eventually("nginx serving /healthz", async () => (await unixRequest(sockets.public, "/healthz")).status === 200);
+        if (opts.peer) {
+            mkdirSync(etcNetns, { recursive: true });
+            writeFileSync(path.join(etcNetns, "resolv.conf"), `nameserver ${DOCKER_DNS}\n`);
+            writePeerFiles(opts.peer);
+            checkConfig();
+            nginxMaster = inNamespace(...opts.peer.run(dir), nginxOutput);
+        } else {
+            writeFileSync(configPath, (opts.nginx ?? generatedRun(spec)).config);
+            checkConfig();
+            nginxMaster = inNamespace("nginx", ["-c", configPath, "-g", `pid ${pidPath}; daemon off;`], nginxOutput);
+        }
+        await eventually(`${opts.peer?.name ?? "nginx"} serving /healthz`, async () => (await unixRequest(sockets.public, "/healthz")).status === 200);
     } catch (err) {
         const log = nginxLog();
         await stop();
@@ -370,14 +422,21 @@ export async function startProxyNamespace(opts: ProxyNamespaceOptions): Promise<
         },
         dnsQueries: () => [...dnsLog.matchAll(/query\[[A-Z]+\] (\S+) from/g)].map((m) => m[1]),
         async reload(next) {
-            const run = "config" in next ? next : generatedRun(next);
             const oldWorkers = nginxWorkers();
-            writeFileSync(configPath, run.config);
+            const peer = "files" in next ? next : undefined;
+            const run = "files" in next ? undefined : "config" in next ? next : generatedRun(next);
+            if ((peer?.name ?? "nginx") !== (opts.peer?.name ?? "nginx")) throw new Error(`${opts.peer?.name ?? "nginx"} runs here, not ${peer?.name ?? "nginx"}`);
+            if (peer) writePeerFiles(peer);
+            else writeFileSync(configPath, run!.config);
             const checkStart = performance.now();
             checkConfig();
             const reloadStart = performance.now();
-            process.kill(masterPid, "SIGHUP");
-            await eventually("new nginx workers", () => nginxWorkers().filter((p) => !oldWorkers.includes(p)).length === run.workerProcesses, 30_000, 2);
+            if (peer) {
+                await peer.reload({ dir, pid: masterPid, oldWorkers, workers: nginxWorkers, exec: execInNamespace });
+            } else {
+                process.kill(masterPid, "SIGHUP");
+                await eventually("new nginx workers", () => nginxWorkers().filter((p) => !oldWorkers.includes(p)).length === run!.workerProcesses, 30_000, 2);
+            }
             return { oldWorkers, checkMs: reloadStart - checkStart, reloadMs: performance.now() - reloadStart };
         },
         nginxWorkers,
