@@ -1,105 +1,40 @@
 /**
- * PUG imported the way a platform team imports it: `npm install` of the packed tarball, and of a
- * git URL of the repository, into projects made like `pulumi new typescript` makes them (its
- * package.json dependencies, its tsconfig: test/fixtures/pulumi-new-typescript). Each project's
- * program uses PugPlatform with its defaults (monitoring on), a release channel built into a
- * registry, and a user source of its own; it is type-checked by the project's own tsc and
- * tsconfig, then run under Pulumi's mocks.
- *
- * What is installed is the work tree as it would be committed (tracked and untracked files that
- * git does not ignore), copied into a scratch repository with one commit: the git route clones
- * that, offline, and the tarball is packed from it, so this never builds the repository's own
- * dist/ while test/packaging.test.ts does. npm takes the packages from its cache when it can.
+ * PUG imported the way a platform team imports it (harness/consumerProject.ts): `npm install` of
+ * the packed tarball, and of a git URL of the repository, into projects made like `pulumi new
+ * typescript` makes them. Each project's program uses PugPlatform with its defaults (monitoring
+ * on) and a user source of its own; its stack config here adds a release channel built into a
+ * registry. It is type-checked by the project's own tsc and tsconfig, then run under Pulumi's
+ * mocks. test/e2e/consumer.e2e.ts previews the same program with the real engine.
  */
-import { execFileSync } from "child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from "fs";
 import { createRequire } from "module";
 import { tmpdir } from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { settled, setupPulumiMocks, type MockSetup } from "./harness/pulumiMocks";
+import { consumerProject, CONSUMER_PROJECT, packWorkTree, PUG_PACKAGE, run, TEMPLATE } from "./harness/consumerProject";
+import { settled, setConfig, setupPulumiMocks, type MockSetup } from "./harness/pulumiMocks";
 import { PROJECT_ROOT } from "./harness/stackFiles";
 
-const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { name: string };
-const TEMPLATE = path.join(PROJECT_ROOT, "test", "fixtures", "pulumi-new-typescript");
-const PROJECT = "consumer";
-
-/** The package.json `pulumi new typescript` writes (pulumi/templates, typescript/package.json). */
-const TEMPLATE_PACKAGE = {
-    name: PROJECT,
-    main: "index.ts",
-    devDependencies: { "@types/node": "^18", typescript: "^5.0.0" },
-    dependencies: { "@pulumi/pulumi": "^3.113.0" },
-};
-
-/** The consumer's program: PUG's defaults, a release channel with a registry, a user source of its own. */
-const PROGRAM = `import { loadUsers, PugPlatform, type UserSource } from "${pkg.name}";
-
-// A list the stack builds itself (a CRM query, say): PUG validates it like its own.
-const teams: UserSource = {
-    describe: () => "consumer teams",
-    load: async () => [{ id: "payments" }, { id: "search", channel: "canary" }],
-};
-
-export = async () => {
-    const users = await loadUsers(teams);
-    const platform = new PugPlatform("pug", {
-        domain: "grafana.example.org",
-        users,
-        registry: { repository: "registry.example.internal/pug/grafana" },
-        grafana: {
-            channels: {
-                canary: { version: "12.1.0", plugins: ["grafana-clock-panel@2.1.8"], wave: 0 },
-                stable: { version: "12.0.2", wave: 1 },
-            },
-            defaultChannel: "stable",
+/** The consumer's stack config: two release channels, built into a registry; the datasource's key. */
+const STACK_CONFIG = {
+    [`${CONSUMER_PROJECT}:registry`]: { repository: "registry.example.internal/pug/grafana" },
+    [`${CONSUMER_PROJECT}:grafana`]: {
+        channels: {
+            canary: { version: "12.1.0", plugins: ["grafana-clock-panel@2.1.8"], wave: 0 },
+            stable: { version: "12.0.2", wave: 1 },
         },
-    });
-    return { tenants: platform.tenants, urls: platform.urls };
+        defaultChannel: "stable",
+    },
+    [`${CONSUMER_PROJECT}:graphiteKey`]: "graphite-key-of-payments",
 };
-`;
-
-const run = (command: string, args: string[], cwd: string) => {
-    try {
-        return execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5 * 60_000 });
-    } catch (err) {
-        const e = err as { stdout?: string; stderr?: string };
-        throw new Error(`${command} ${args.join(" ")} failed in ${cwd}:\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
-    }
-};
-const git = (cwd: string, ...args: string[]) => run("git", ["-c", "user.name=consumer test", "-c", "user.email=consumer@test.invalid", ...args], cwd).trim();
 
 const scratch = mkdtempSync(path.join(tmpdir(), "pug-consumer-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** The scratch repository (the work tree as committed) and the tarball packed from it. */
-const source = path.join(scratch, "pug");
-let tarball = "";
-let commit = "";
+let packed = { source: "", commit: "", tarball: "" };
 beforeAll(() => {
-    mkdirSync(source);
-    const files = git(PROJECT_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0").filter((f) => f && existsSync(path.join(PROJECT_ROOT, f)));
-    for (const file of files) cpSync(path.join(PROJECT_ROOT, file), path.join(source, file), { recursive: true });
-    git(source, "init", "-q");
-    git(source, "add", "-A");
-    git(source, "commit", "-q", "-m", "the work tree");
-    commit = git(source, "rev-parse", "HEAD");
-    // `npm pack` builds dist/ through `prepare` with this repository's devDependencies
-    symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(source, "node_modules"), "dir");
-    const [packed] = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", scratch], source)) as { filename: string }[];
-    tarball = path.join(scratch, packed.filename);
+    packed = packWorkTree(scratch);
 }, 5 * 60_000);
-
-/** A project as `pulumi new typescript` makes it, with PUG installed from `spec`. */
-function consumerProject(dir: string, spec: string): string {
-    mkdirSync(dir);
-    writeFileSync(path.join(dir, "package.json"), JSON.stringify(TEMPLATE_PACKAGE, null, 4));
-    writeFileSync(path.join(dir, "Pulumi.yaml"), `name: ${PROJECT}\nruntime: nodejs\n`);
-    cpSync(path.join(TEMPLATE, "tsconfig.json"), path.join(dir, "tsconfig.json"));
-    writeFileSync(path.join(dir, "index.ts"), PROGRAM);
-    run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", spec], dir);
-    return dir;
-}
 
 /** Type-checks the project with its own TypeScript: its tsconfig, then the template's older one. */
 function typeCheck(dir: string): void {
@@ -121,7 +56,8 @@ async function runUnderMocks(dir: string): Promise<{ mocks: MockSetup; outputs: 
     renameSync(installed, `${installed}.installed`);
     symlinkSync(path.join(PROJECT_ROOT, "node_modules", "@pulumi", "pulumi"), installed, "dir");
     try {
-        const mocks = await setupPulumiMocks({ project: PROJECT, stack: "dev", rootDirectory: dir });
+        const mocks = await setupPulumiMocks({ project: CONSUMER_PROJECT, stack: "dev", rootDirectory: dir });
+        setConfig(STACK_CONFIG, [`${CONSUMER_PROJECT}:graphiteKey`]);
         const main = createRequire(path.join(dir, "index.js"))(path.join(dir, "bin", "index.js")) as () => Promise<{ tenants: string[]; urls: Record<string, string> }>;
         const outputs = await main();
         await settled();
@@ -134,7 +70,7 @@ async function runUnderMocks(dir: string): Promise<{ mocks: MockSetup; outputs: 
 
 /** What a consumer depends on, whichever way PUG was installed. */
 function expectWorkingPlatform(dir: string, mocks: MockSetup, outputs: { tenants: string[]; urls: Record<string, string> }): void {
-    const installed = path.join(dir, "node_modules", pkg.name);
+    const installed = path.join(dir, "node_modules", PUG_PACKAGE);
     // the custom source's users became tenants, each with its Grafana
     expect(outputs.tenants).toEqual(["payments", "search"]);
     expect(outputs.urls).toEqual({ payments: "https://grafana.example.org/payments/grafana/", search: "https://grafana.example.org/search/grafana/" });
@@ -156,8 +92,8 @@ function expectWorkingPlatform(dir: string, mocks: MockSetup, outputs: { tenants
 }
 
 describe.each([
-    ["the packed tarball", () => tarball],
-    ["a git URL of the repository", () => `git+file://${source}#${commit}`],
+    ["the packed tarball", () => packed.tarball],
+    ["a git URL of the repository", () => `git+file://${packed.source}#${packed.commit}`],
 ])("a `pulumi new typescript` project that installs PUG from %s", (route, spec) => {
     let dir = "";
     beforeAll(() => {
@@ -165,7 +101,7 @@ describe.each([
     }, 5 * 60_000);
 
     it("gets the built package: JavaScript, declarations, the assets and the Grafana image's build context", () => {
-        const installed = path.join(dir, "node_modules", pkg.name);
+        const installed = path.join(dir, "node_modules", PUG_PACKAGE);
         for (const file of ["dist/index.js", "dist/index.d.ts", "dist/assets/operations-dashboard.json", "images/grafana/Dockerfile"]) {
             expect(existsSync(path.join(installed, file)), file).toBe(true);
         }

@@ -26,22 +26,14 @@ import { eventually, runningTasks, tasksOf, taskTime, updateCompleted, waitForAl
 import { frontProxyDoor, get, liveOnTwoReplicas, liveUpgradeStatus, openLive, pollHealth, relayed, type FrontDoor, type Polled } from "./frontDoor";
 import { buildImages, importImage } from "./images";
 import { mysqlRoot, provideEngine, PulumiStack, type CommandResult, type PlanStep, type StateResource } from "./pulumiStack";
+import { stopwatch } from "./stopwatch";
 
 const [ALICE, BOB] = DEV_USERS.map((u) => u.id);
 /** The user the test adds to the dev stack's two. */
 const CAROL: UserEntry = { id: "carol", replicas: 2 };
 const replicasOf = (id: string) => ([...DEV_USERS, CAROL].find((u) => u.id === id)?.replicas ?? 3);
 
-const startedAt = Date.now();
-const timings: Record<string, number> = {};
-async function timed<T>(what: string, action: () => Promise<T>): Promise<T> {
-    const started = Date.now();
-    try {
-        return await action();
-    } finally {
-        timings[what] = (Date.now() - started) / 1000;
-    }
-}
+const { timings, timed, report } = stopwatch("e2e timings");
 
 let workDir: string;
 let host: SwarmHost;
@@ -120,8 +112,7 @@ beforeAll(async () => {
 afterAll(async () => {
     host?.teardown();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
-    timings["whole run"] = (Date.now() - startedAt) / 1000;
-    console.log(`e2e timings (s): ${JSON.stringify(timings, null, 2)}`);
+    report();
 }, 5 * 60_000);
 
 describe("PUG's dev stack on a real Swarm, through the real Pulumi engine", () => {

@@ -1,9 +1,9 @@
 /**
  * The real Pulumi engine for the end-to-end test: `pulumi` and its plugins from
  * tools/engine/ensure.sh, a file backend in the run's own folder, and a stack of the project's own
- * program (index.ts, Pulumi.yaml) whose config lives in that folder too (--config-file), so the
- * repository gets no Pulumi.<stack>.yaml. Every command runs with plugin downloads and the update
- * check off: nothing is fetched at run time.
+ * program (index.ts, Pulumi.yaml) or of a project that imports PUG, whose config lives in that
+ * folder too (--config-file), so no project gets a Pulumi.<stack>.yaml. Every command runs with
+ * plugin downloads and the update check off: nothing is fetched at run time.
  */
 import { execFile, execFileSync, type ChildProcess } from "child_process";
 import { randomBytes } from "crypto";
@@ -65,6 +65,8 @@ export interface PlanStep {
     name: string;
     /** The properties whose change makes the step (the provider's diff). */
     diffReasons: string[];
+    /** The inputs the resource is planned with (secrets shown as "[secret]", unknowns as "output<string>"). */
+    inputs: Record<string, any>;
 }
 
 /** A resource of the exported state, secrets shown as plain values when asked for. */
@@ -116,13 +118,15 @@ export class PulumiStack {
      * A stack whose config file is kept in `workDir`. By default everything else is there too (a
      * file backend, PULUMI_HOME, a random passphrase): a test's stack, gone with the folder. With
      * `backend`, the caller's passphrase, its backend (else the one `pulumi login` chose) and the
-     * user's own PULUMI_HOME are used.
+     * user's own PULUMI_HOME are used. The program is the project in `projectDir` (Pulumi.yaml and
+     * its program): PUG's own by default, or a stack that imports PUG.
      */
     constructor(
         readonly stack: string,
         readonly workDir: string,
         engine: Engine,
         backend?: { url?: string; passphrase: string },
+        readonly projectDir: string = PROJECT_ROOT,
     ) {
         this.configFile = path.join(workDir, `Pulumi.${stack}.yaml`);
         const own = !backend;
@@ -149,7 +153,7 @@ export class PulumiStack {
             const child = execFile(
                 "pulumi",
                 [...args, "--non-interactive", "--color", "never"],
-                { cwd: opts.cwd ?? PROJECT_ROOT, env: this.env, maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 20 * 60_000 },
+                { cwd: opts.cwd ?? this.projectDir, env: this.env, maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 20 * 60_000 },
                 (err, stdout, stderr) => {
                     const result = { code: err ? ((err as any).code ?? 1) : 0, stdout, stderr, seconds: (Date.now() - started) / 1000 };
                     if (err && !opts.allowFailure) reject(new Error(`pulumi ${args.join(" ")} failed (${result.code}):\n${stdout.slice(-6000)}\n${stderr.slice(-4000)}`));
@@ -170,7 +174,7 @@ export class PulumiStack {
      * `workDir`, so the salt lands in this stack's config file.
      */
     async init(): Promise<void> {
-        const project = (parse(readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as { name: string; runtime: unknown }).name;
+        const project = (parse(readFileSync(path.join(this.projectDir, "Pulumi.yaml"), "utf8")) as { name: string; runtime: unknown }).name;
         writeFileSync(path.join(this.workDir, "Pulumi.yaml"), stringify({ name: project, runtime: "nodejs" }));
         await this.run(["stack", "init", this.stack], { cwd: this.workDir });
     }
@@ -210,12 +214,13 @@ export class PulumiStack {
         } catch {
             // a failed preview may print no JSON
         }
-        const steps = ((json.steps ?? []) as Array<{ op: string; urn: string; diffReasons?: string[] }>).map((s) => ({
+        const steps = ((json.steps ?? []) as Array<{ op: string; urn: string; diffReasons?: string[]; newState?: { inputs?: Record<string, any> } }>).map((s) => ({
             op: s.op,
             urn: s.urn,
             type: typeOf(s.urn),
             name: nameOf(s.urn),
             diffReasons: s.diffReasons ?? [],
+            inputs: s.newState?.inputs ?? {},
         }));
         return { steps, result, json };
     }
