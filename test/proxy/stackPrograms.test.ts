@@ -16,7 +16,7 @@ const one = (run: StackRun, type: string, name: string): RegisteredResource => {
     return found[0];
 };
 const decoded = (r: RegisteredResource) => Buffer.from(r.inputs.data as string, "base64").toString("utf8");
-const grafanaSpec = (run: StackRun, id: string) => one(run, SERVICE, `user-${id}`).inputs.taskSpec.containerSpec;
+const grafanaSpec = (run: StackRun, id: string) => one(run, SERVICE, `pug-user-${id}`).inputs.taskSpec.containerSpec;
 
 describe("dev stack: front proxy", async () => {
     const run = await runStackProgram(loadStackFile("dev").config);
