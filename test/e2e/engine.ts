@@ -220,15 +220,18 @@ export async function updateCompleted(engine: Engine, service: string, timeoutMs
     });
 }
 
-/** Restarts every task of a service through a rolling update, as `docker service update --force` does. */
-export async function forceUpdate(engine: Engine, service: string): Promise<void> {
+/** Updates a service's spec as `docker service update` does: `change` gets the current spec, at its version. */
+async function updateService(engine: Engine, service: string, change: (spec: any) => any): Promise<void> {
     const current = await engine.call("GET", `/services/${service}`);
-    const taskTemplate = { ...current.Spec.TaskTemplate, ForceUpdate: (current.Spec.TaskTemplate.ForceUpdate ?? 0) + 1 };
-    await engine.call("POST", `/services/${current.ID}/update`, { query: { version: current.Version.Index }, body: { ...current.Spec, TaskTemplate: taskTemplate } });
+    await engine.call("POST", `/services/${current.ID}/update`, { query: { version: current.Version.Index }, body: change(current.Spec) });
+}
+
+/** Restarts every task of a service through a rolling update, as `docker service update --force` does. */
+export function forceUpdate(engine: Engine, service: string): Promise<void> {
+    return updateService(engine, service, (spec) => ({ ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (spec.TaskTemplate.ForceUpdate ?? 0) + 1 } }));
 }
 
 /** Sets a service's replica count through the engine, as an operator's `docker service scale` would. */
-export async function scale(engine: Engine, service: string, replicas: number): Promise<void> {
-    const current = await engine.call("GET", `/services/${service}`);
-    await engine.call("POST", `/services/${current.ID}/update`, { query: { version: current.Version.Index }, body: { ...current.Spec, Mode: { Replicated: { Replicas: replicas } } } });
+export function scale(engine: Engine, service: string, replicas: number): Promise<void> {
+    return updateService(engine, service, (spec) => ({ ...spec, Mode: { Replicated: { Replicas: replicas } } }));
 }
