@@ -25,6 +25,7 @@ import { ensureDebianPackages } from "../e2e/dockerd";
 import { demultiplexLogs, eventually, forceUpdate, runningTasks, scale, tasksOf, taskTime, updateCompleted, waitForAllServices, type Engine, type RunningTask } from "../e2e/engine";
 import { frontProxyDoor, get, holdLive, liveOnTwoReplicas, pollHealth, proxyErrors, relayed, type FrontDoor } from "../e2e/frontDoor";
 import { buildImages, importImage } from "../e2e/images";
+import { stopwatch } from "../e2e/stopwatch";
 import { mysqlRoot, provideEngine, PulumiStack, type CommandResult } from "../e2e/pulumiStack";
 import { RealDockerHosts, type RealHost } from "../harness/realDockerHosts";
 
@@ -33,7 +34,6 @@ const MYSQL_PORT = 3306;
 const PROXY_PORT = 8080;
 const ALICE = DEV_USERS[0].id;
 
-const startedAt = Date.now();
 let workDir: string;
 let hosts: RealDockerHosts;
 let manager: RealHost;
@@ -69,7 +69,7 @@ interface Figures {
     [more: string]: number | string;
 }
 const report: Record<string, Figures> = {};
-const setupTimings: Record<string, number> = {};
+const setup = stopwatch("drill setup");
 
 async function asRoot<T>(action: (query: (sql: string, values?: unknown[]) => Promise<any[]>) => Promise<T>): Promise<T> {
     const root = mysqlRoot(await stack.resources());
@@ -165,14 +165,7 @@ async function up(): Promise<CommandResult> {
 beforeAll(async () => {
     ensureDebianPackages({ dockerd: "docker.io", mmdebstrap: "mmdebstrap", curl: "curl", ip: "iproute2", nsenter: "util-linux" });
     workDir = mkdtempSync("/tmp/pug-drills-");
-    const timed = async <T>(what: string, action: () => Promise<T>) => {
-        const started = Date.now();
-        try {
-            return await action();
-        } finally {
-            setupTimings[what] = (Date.now() - started) / 1000;
-        }
-    };
+    const { timed } = setup;
     const engine = await timed("engine", () => provideEngine(workDir));
     const built = await timed("images built or cached", () => buildImages(workDir));
     // the e2e's engine flags: no default bridge, no iptables rules (host-mode ports via the userland proxy)
@@ -220,9 +213,8 @@ beforeAll(async () => {
 afterAll(async () => {
     await hosts?.stop();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
-    console.log(`drill setup (s): ${JSON.stringify(setupTimings)}`);
+    setup.report();
     console.log(`drill figures: ${JSON.stringify(report, null, 2)}`);
-    console.log(`drills: whole run ${(Date.now() - startedAt) / 1000} s`);
 }, 5 * 60_000);
 
 describe("fault drills: PUG's dev stack on a three-node Swarm, through the real Pulumi engine", () => {
