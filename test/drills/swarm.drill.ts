@@ -321,6 +321,14 @@ describe("fault drills: PUG's dev stack on a three-node Swarm, through the real 
         const live = await liveOnTwoReplicas(door, ALICE);
         try {
             await relayed(live, "after the Redis outage");
+        } catch (err) {
+            // what each replica's Live client saw of the outage, so a failure says which one stayed alone
+            const seen: string[] = [];
+            for (const t of await tasks(alice)) {
+                const logs = demultiplexLogs((await engineOf(t.node).request("GET", `/containers/${t.container}/logs`, { query: { stdout: true, stderr: true, tail: 400 } })).body);
+                seen.push(`${t.hostname}: ${logs.split("\n").filter((l) => l.includes("live redis")).slice(-4).join(" / ")}`);
+            }
+            throw new Error(`${(err as Error).message}; sender ${live.sender.hello.task}, receiver ${live.receiver.hello.task}; ${seen.join("; ")}`);
         } finally {
             for (const c of live.all) c.socket.close();
         }

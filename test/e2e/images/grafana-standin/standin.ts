@@ -90,10 +90,14 @@ async function databaseHealthy(): Promise<boolean> {
 // Live's HA engine: a key and a channel under the user's prefix.
 const keyPrefix = settings.live ? liveKeyPrefix(settings.live.prefix) : undefined;
 const channel = `${keyPrefix}/1/stream/standin`;
-const redisOptions = settings.live && { host: settings.live.host, port: settings.live.port, password: settings.live.password, lazyConnect: true, maxRetriesPerRequest: 2 };
-const publisher = redisOptions ? new Redis(redisOptions) : undefined;
-const subscriber = redisOptions ? new Redis(redisOptions) : undefined;
+const redisOptions = settings.live && { host: settings.live.host, port: settings.live.port, password: settings.live.password, lazyConnect: true };
+// A publish while Redis is away fails fast, as Live drops it; the subscription waits however long
+// Redis is away and ioredis renews it after every reconnect, as Live's Redis broker does.
+const publisher = redisOptions ? new Redis({ ...redisOptions, maxRetriesPerRequest: 2 }) : undefined;
+const subscriber = redisOptions ? new Redis({ ...redisOptions, maxRetriesPerRequest: null }) : undefined;
 for (const client of [publisher, subscriber]) client?.on("error", (err) => log(`live redis: ${err.message}`));
+// a restarted Redis is empty: the replica's key comes back with every connection
+publisher?.on("ready", () => void publisher.set(`${keyPrefix}.standin.replica.${task}`, version, "EX", 3600).catch((err) => log(`live redis key: ${err.message}`)));
 
 const wss = new WebSocketServer({ noServer: true });
 wss.on("connection", (socket: WebSocket) => {
@@ -174,15 +178,12 @@ async function pingAlertingRedis(peer: RedisPeer): Promise<void> {
 async function start(): Promise<void> {
     await migrateWithRetries();
     if (settings.alertingHa) await pingAlertingRedis(settings.alertingHa);
-    if (publisher && subscriber && keyPrefix) {
-        // Grafana logs and runs on without HA when Redis is unreachable; so does the stand-in.
-        try {
-            await Promise.all([publisher.connect(), subscriber.connect()]);
-            await publisher.set(`${keyPrefix}.standin.replica.${task}`, version, "EX", 3600);
-            await subscriber.subscribe(channel);
-        } catch (err) {
-            log(`live redis unavailable, running without HA: ${(err as Error).message}`);
-        }
+    if (publisher && subscriber) {
+        // Serving does not wait for Live's Redis: a replica that finds it away (a stale address
+        // just after Redis moved) serves alone and joins the others once it answers, rather than
+        // staying alone for good after one failed try.
+        for (const client of [publisher, subscriber]) client.connect().catch((err) => log(`live redis unavailable, retrying: ${(err as Error).message}`));
+        subscriber.subscribe(channel).then(() => log("live redis: subscribed"), (err) => log(`live redis subscribe: ${(err as Error).message}`));
     }
     server.listen(settings.httpPort, () => log(`serving user ${settings.userId} under ${settings.subPath} on :${settings.httpPort} (version ${version})`));
 }
