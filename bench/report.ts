@@ -53,3 +53,18 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
     const line = (cells: readonly string[]) => `| ${cells.map((c, i) => cell(c).padEnd(widths[i])).join(" | ")} |`;
     return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
 }
+
+/**
+ * The exponent k of `y ∝ x^k` that fits the points best (least squares on log y against log x):
+ * 1 is linear growth, 2 quadratic.
+ */
+export function growthExponent(points: readonly (readonly [number, number])[]): number {
+    if (points.length < 2) throw new Error(`a growth exponent needs two points or more, got ${points.length}`);
+    if (points.some(([x, y]) => !(x > 0 && y > 0))) throw new Error(`a growth exponent needs positive figures: ${JSON.stringify(points)}`);
+    const logs = points.map(([x, y]) => [Math.log(x), Math.log(y)]);
+    const mx = logs.reduce((s, [x]) => s + x, 0) / logs.length;
+    const my = logs.reduce((s, [, y]) => s + y, 0) / logs.length;
+    const sxx = logs.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+    if (sxx === 0) throw new Error("a growth exponent needs two different sizes");
+    return logs.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
+}

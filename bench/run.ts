@@ -1,6 +1,6 @@
 /**
- * `npm run bench [websockets] [routing] [rendering] [peers]` (all when none is named): runs the
- * benchmarks, prints their tables and writes bench/results.json. Never part of `npm test`.
+ * `npm run bench [websockets] [routing] [rendering] [peers] [engine]` (all when none is named):
+ * runs the benchmarks, prints their tables and writes bench/results.json. Never part of `npm test`.
  *
  * Every figure is compared with a baseline measured in the same run, minutes apart at most: the
  * machine is shared, and absolute times move with whatever else runs on it.
@@ -12,11 +12,12 @@ import * as path from "path";
 import { namespacesForbiddenReason } from "../test/harness/proxyNamespace";
 import { renderingBenchmark } from "./rendering";
 import { routingBenchmark } from "./routing";
+import { engineBenchmark } from "./engineRuns";
 import { peersBenchmark } from "./peers";
-import { peersTable, renderingTable, routingTable, websocketTable } from "./tables";
+import { engineTables, peersTable, renderingTable, routingTable, websocketTable } from "./tables";
 import { websocketBenchmark } from "./websockets";
 
-const BENCHMARKS = ["websockets", "routing", "rendering", "peers"] as const;
+const BENCHMARKS = ["websockets", "routing", "rendering", "peers", "engine"] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 function machine() {
@@ -54,7 +55,7 @@ async function main() {
     for (const name of selected) {
         const t0 = Date.now();
         console.log(`running ${name}...`);
-        if (name !== "rendering" && forbidden) {
+        if (name !== "rendering" && name !== "engine" && forbidden) {
             results[name] = { skipped: forbidden };
             console.log(`SKIPPED ${name}: ${forbidden}`);
             continue;
@@ -68,6 +69,10 @@ async function main() {
             results.routing = r;
             const warnings = [...new Set(r.results.flatMap((x) => x.warnings.map((w) => `${x.style}, ${x.users} users: ${w}`)))];
             tables.push(`### Routing table\n\n${routingTable(r.results)}${warnings.length ? `\n\nnginx warned: ${warnings.join("; ")}` : ""}`);
+        } else if (name === "engine") {
+            const r = await engineBenchmark();
+            results.engine = r;
+            tables.push(`### Through the real engine\n\n${engineTables(r)}`);
         } else if (name === "peers") {
             const r = await peersBenchmark();
             results.peers = r;

@@ -2,6 +2,7 @@
  * The tables `npm run bench` prints, from the results alone (pure: tested in test/bench.test.ts).
  */
 import { fixed, markdownTable, ratio, times } from "./report";
+import type { EngineResults, OneUserChange } from "./engineRuns";
 import type { RenderingResult } from "./rendering";
 import type { RoutingResult } from "./routing";
 import type { EchoLatency, ProxyWebSocketResult, WebSocketResults } from "./websockets";
@@ -162,4 +163,63 @@ export function peersTable(r: PeersResults): string {
             row(`last ÷ first user, ${count(largest)} users`, "lower", (p) => routed(p)?.lastToFirstP50, (p) => times(routed(p)?.lastToFirstP50)),
         ],
     );
+}
+
+/** The steps a one-user change touches: how many are the user's own, and every other one by name (the blast radius). */
+export function touchedCell(c: Pick<OneUserChange, "touched" | "userId">): string {
+    const others = c.touched.filter((step) => !step.includes(c.userId));
+    return `${c.touched.length} (${c.touched.length - others.length} the user's own${others.length ? `; beyond: ${others.join(", ")}` : ""})`;
+}
+
+/** The engine benchmark's four tables: previews from empty, the deployed sizes, one-user changes, fleet upgrades. */
+export function engineTables(r: EngineResults): string {
+    const s = (seconds: number) => fixed(seconds, 1);
+    const previews = markdownTable(
+        ["users", "resources planned", "PUG preview, s", "flat preview, s", "PUG ÷ flat", "PUG peak RSS, MiB", "flat peak RSS, MiB", "RSS ÷ flat"],
+        r.previews.map((p) => [count(p.users), count(p.planned), s(p.pug.seconds), s(p.flat.seconds), times(p.timeRatio), fixed(p.pug.peakRssMiB), fixed(p.flat.peakRssMiB), times(p.rssRatio)]),
+    );
+    const deployed = markdownTable(
+        ["users deployed", "resources", "per user", "state per user, KiB", "up that grew it, s", "no-change preview, s", "steps it touched", "no-change up, s", "no-change up peak RSS, MiB"],
+        r.deployed.map((d) => [
+            `${count(d.users)} (from ${count(d.growUp.fromUsers)})`,
+            count(d.resources),
+            fixed(d.resourcesPerUser, 1),
+            fixed(d.stateBytesPerUser / 1024, 1),
+            s(d.growUp.seconds),
+            s(d.noChangePreview.seconds),
+            count(d.noChangePreview.touched),
+            s(d.noChangeUp.seconds),
+            fixed(d.noChangeUp.peakRssMiB),
+        ]),
+    );
+    const small = Math.min(...r.changes.map((c) => c.users));
+    const changes = markdownTable(
+        ["users", "change", "steps the plan touches", "preview, s", "up, s", `preview ÷ same change at ${count(small)}`, `up ÷ same change at ${count(small)}`],
+        r.changes.map((c) => {
+            const base = r.changes.find((b) => b.users === small && b.change === c.change);
+            return [count(c.users), c.change, touchedCell(c), s(c.preview.seconds), s(c.up.seconds), base ? times(ratio(c.preview.seconds, base.preview.seconds)) : "—", base ? times(ratio(c.up.seconds, base.up.seconds)) : "—"];
+        }),
+    );
+    const fleet = markdownTable(
+        ["fleet upgrade", "users × replicas", "up, s", "until every rollout completed, s", "predicted, s", "measured ÷ predicted", "requests", "failed", "longest outage, s", "next wave after canary, s"],
+        r.fleet.map((f) => [
+            f.how,
+            `${f.users} × ${f.replicas}`,
+            s(f.upSeconds),
+            s(f.rolloutSeconds),
+            s(f.predictedSeconds),
+            times(ratio(f.rolloutSeconds, f.predictedSeconds)),
+            count(f.requests),
+            count(f.failedRequests),
+            s(f.longestOutageSeconds),
+            f.nextWaveStartedAfterCanarySeconds === undefined ? "—" : s(f.nextWaveStartedAfterCanarySeconds),
+        ]),
+    );
+    const update = r.swarmUpdate;
+    return [
+        `Preview of a new stack (time ∝ users^k: PUG k = ${fixed(r.previewGrowth.pug, 2)}, flat k = ${fixed(r.previewGrowth.flat, 2)})\n\n${previews}`,
+        `Deployed stacks\n\n${deployed}`,
+        `One-user changes\n\n${changes}`,
+        `Fleet upgrades (Swarm: health check every ${update.healthIntervalSeconds} s, ${update.delaySeconds} s between replicas, ${update.monitorSeconds} s monitor; \`pulumi up --parallel\` default ${r.parallelDefault})\n\n${fleet}`,
+    ].join("\n\n");
 }

@@ -3,7 +3,7 @@
  * the generated one, and the parsing of nginx's log and /proc. The benchmarks themselves run
  * with `npm run bench`, never here; `tsc --noEmit` in `npm test` type-checks all of bench/.
  */
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -11,11 +11,13 @@ import { describe, expect, it } from "vitest";
 import { frontProxySpec } from "../components/frontProxy";
 import { nginxConfig, renderNginxConfig, type NginxDirective } from "../components/nginxConfig";
 import { grafanaLiveDocConfig, processLimitsOf, ROUTING_STYLES, routingVariantTree, workerCount } from "../bench/configVariants";
-import { procField } from "../bench/memory";
-import { fixed, markdownTable, median, percentile, ratio, summarize, times } from "../bench/report";
+import { engineUsers, predictedRolloutSeconds, touched } from "../bench/engineRuns";
+import { flatResources } from "../bench/flatResources";
+import { parentPid, procField, processTree, sampleTreeRss } from "../bench/memory";
+import { fixed, growthExponent, markdownTable, median, percentile, ratio, summarize, times } from "../bench/report";
 import { benchUserIds } from "../bench/routing";
 import { caddyfile, haproxyFiles } from "../bench/peerConfigs";
-import { peersTable, routingTable, standing, verdict, websocketTable } from "../bench/tables";
+import { peersTable, routingTable, standing, touchedCell, verdict, websocketTable } from "../bench/tables";
 import { nginxProblems, share, type ProxyWebSocketResult, type WebSocketResults } from "../bench/websockets";
 import { nginxRefuses } from "./harness/proxyNamespace";
 import { requireTool } from "./harness/tools";
@@ -276,5 +278,85 @@ describe("measurements", () => {
         expect(procField("Name:\tnginx\nVmRSS:\t    2160 kB\n", "VmRSS")).toBe(2160);
         expect(procField("Rss:                1760 kB\nPss:                 260 kB\n", "Pss")).toBe(260);
         expect(() => procField("VmRSS: 1 kB", "Pss")).toThrow(/no Pss/);
+    });
+});
+
+describe("the engine benchmark's pure parts", () => {
+    it("fits the growth exponent of a power law, and refuses what cannot be fitted", () => {
+        expect(growthExponent([[10, 3], [100, 30], [500, 150]])).toBeCloseTo(1, 10);
+        expect(growthExponent([[10, 1], [100, 100]])).toBeCloseTo(2, 10);
+        // a fixed cost flattens the curve below 1
+        expect(growthExponent([[10, 11], [100, 20], [500, 60]])).toBeLessThan(0.8);
+        expect(() => growthExponent([[10, 1]])).toThrow(/two points/);
+        expect(() => growthExponent([[10, 1], [10, 2]])).toThrow(/two different sizes/);
+        expect(() => growthExponent([[10, 0], [100, 2]])).toThrow(/positive/);
+    });
+
+    it("finds a process's tree from /proc's parent fields, whatever the command's name holds", () => {
+        expect(parentPid("4242 (node) S 4200 4242 4200 0 -1")).toBe(4200);
+        expect(parentPid("4243 (a) b (c) S 17 4243 17 0 -1")).toBe(17);
+        const parentOf = new Map([[2, 1], [3, 2], [4, 2], [5, 1], [6, 3], [7, 99]]);
+        expect(processTree(2, parentOf).sort()).toEqual([2, 3, 4, 6]);
+        expect(processTree(7, parentOf)).toEqual([7]);
+    });
+
+    it("samples a live process tree: the peak covers a child's memory", async () => {
+        const child = spawn("sh", ["-c", "node -e 'const b = Buffer.alloc(64 * 2 ** 20, 1); setTimeout(() => b, 1500)'"]);
+        const sampler = sampleTreeRss(child.pid!, 50);
+        await new Promise((r) => child.once("exit", r));
+        // the grandchild (node) touched 64 MiB: a sum over sh alone could not reach it
+        expect(sampler.stop()).toBeGreaterThan(64 * 1024);
+    });
+
+    it("registers the program's custom resources flat: no component or StackReference, names unique per type, explicit providers kept", () => {
+        const urn = (type: string, name: string) => `urn:pulumi:s::pug::pug:platform:PugPlatform$${type}::${name}`;
+        const docker = urn("pulumi:providers:docker", "pug-docker");
+        const registered = [
+            { urn: urn("pug:tenant:GrafanaTenant", "t"), type: "pug:tenant:GrafanaTenant", name: "t", custom: false, inputs: {} },
+            { urn: urn("pulumi:pulumi:StackReference", "prev"), type: "pulumi:pulumi:StackReference", name: "prev", custom: true, inputs: { name: "s" } },
+            { urn: docker, type: "pulumi:providers:docker", name: "pug-docker", custom: true, inputs: { host: "unix:///d.sock" } },
+            { urn: urn("docker:index/service:Service", "a"), type: "docker:index/service:Service", name: "a", custom: true, inputs: { name: "x" }, provider: `${docker}::provider-id` },
+            { urn: "urn:pulumi:s::pug::other$docker:index/service:Service::a", type: "docker:index/service:Service", name: "a", custom: true, inputs: {}, provider: `${docker}::provider-id` },
+            { urn: urn("mysql:index/database:Database", "a"), type: "mysql:index/database:Database", name: "a", custom: true, inputs: {}, provider: "urn:pulumi:s::pug::pulumi:providers:mysql::default::id" },
+            { urn: urn("random:index/randomPassword:RandomPassword", "p"), type: "random:index/randomPassword:RandomPassword", name: "p", custom: true, inputs: { length: 32 }, provider: "" },
+        ];
+        const flat = flatResources(registered);
+        expect(flat.map((r) => [r.type, r.name, r.providerPackage, r.provider])).toEqual([
+            ["pulumi:providers:docker", "pug-docker", "docker", undefined],
+            ["docker:index/service:Service", "a", undefined, docker],
+            ["docker:index/service:Service", "a-2", undefined, docker],
+            ["mysql:index/database:Database", "a", undefined, undefined],
+            ["random:index/randomPassword:RandomPassword", "p", undefined, undefined],
+        ]);
+        expect(flat[0].inputs).toEqual({ host: "unix:///d.sock" });
+    });
+
+    it("names the steps a plan touches, leaving out unchanged resources and the StackReference every run reads", () => {
+        const step = (op: string, type: string, name: string) => ({ op, urn: "", type, name, diffReasons: [], inputs: {} });
+        expect(touched([step("same", "docker:index/service:Service", "a"), step("read", "pulumi:pulumi:StackReference", "prev"), step("update", "docker:index/service:Service", "pug-user-b"), step("read", "docker:index/network:Network", "n")])).toEqual([
+            "update pug-user-b",
+            "read n",
+        ]);
+    });
+
+    it("predicts a rollout from Swarm's settings and Pulumi's parallelism: replicas in turn, services by the parallel batch, waves in turn, one monitor window", () => {
+        const update = { healthIntervalSeconds: 10, delaySeconds: 10, monitorSeconds: 60 };
+        expect(predictedRolloutSeconds(update, 2, [8], 8)).toBe(100);
+        expect(predictedRolloutSeconds(update, 2, [24], 8)).toBe(180);
+        expect(predictedRolloutSeconds(update, 2, [3, 21], 8)).toBe(220);
+        expect(predictedRolloutSeconds(update, 3, [1], 8)).toBe(120);
+    });
+
+    it("sums up a one-user change's steps, naming every step that is not the user's own", () => {
+        expect(touchedCell({ userId: "added-at-10", touched: ["create pug-user-added-at-10", "create pug-user-added-at-10-db", "replace pug-proxy-nginx-conf", "update pug-proxy"] })).toBe(
+            "4 (2 the user's own; beyond: replace pug-proxy-nginx-conf, update pug-proxy)",
+        );
+        expect(touchedCell({ userId: "added-at-10", touched: ["update pug-user-added-at-10"] })).toBe("1 (1 the user's own)");
+    });
+
+    it("lists users with zero-padded ids from an offset, so a later list extends an earlier one", () => {
+        expect(engineUsers(2, 2)).toEqual([{ id: "user-00000", replicas: 2 }, { id: "user-00001", replicas: 2 }]);
+        expect(engineUsers(1, 3, 10)).toEqual([{ id: "user-00010", replicas: 3 }]);
+        expect(engineUsers(12, 2).slice(0, 10)).toEqual(engineUsers(10, 2));
     });
 });

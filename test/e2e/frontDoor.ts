@@ -76,8 +76,8 @@ export interface Polled {
     lastFailureAt?: number;
 }
 
-/** A client requesting a user's /api/health every 100 ms, as a browser would, until stopped. */
-export function pollHealth(door: FrontDoor, userId: string, patienceMs?: number): { stop(): Promise<Polled> } {
+/** A client requesting a user's /api/health every `everyMs` (100 ms: as a browser would), until stopped. */
+export function pollHealth(door: FrontDoor, userId: string, patienceMs?: number, everyMs = 100): { stop(): Promise<Polled> } {
     const polled: Polled = { requests: 0, failures: [], slowestMs: 0, longestOutageMs: 0 };
     let polling = true;
     let failingSince: number | undefined;
@@ -99,7 +99,7 @@ export function pollHealth(door: FrontDoor, userId: string, patienceMs?: number)
             } else {
                 failingSince = undefined;
             }
-            await new Promise((r) => setTimeout(r, 100));
+            await new Promise((r) => setTimeout(r, everyMs));
         }
     })();
     return {

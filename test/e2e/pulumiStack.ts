@@ -206,8 +206,8 @@ export class PulumiStack {
     }
 
     /** `pulumi preview --json`: the plan's steps, or the failure's output. */
-    async preview(extra: string[] = []): Promise<{ steps: PlanStep[]; result: CommandResult; json: any }> {
-        const result = await this.run(this.withStack(["preview", "--json", ...extra]), { allowFailure: true });
+    async preview(extra: string[] = [], opts: { started?: (child: ChildProcess) => void } = {}): Promise<{ steps: PlanStep[]; result: CommandResult; json: any }> {
+        const result = await this.run(this.withStack(["preview", "--json", ...extra]), { allowFailure: true, ...opts });
         let json: any = {};
         try {
             json = JSON.parse(result.stdout);
