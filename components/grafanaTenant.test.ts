@@ -240,7 +240,7 @@ describe("GrafanaTenant", () => {
 describe("Grafana sign-in with the platform's JWTs", () => {
     it("accepts only tokens whose audience names this user, verified with the platform's key", () => {
         const acme = mod.grafanaEnvironment({ ...baseSpec, jwt: {} });
-        const globex = mod.grafanaEnvironment({ ...baseSpec, userId: "globex", jwt: { headerName: "X-Platform-Token", roleAttributePath: "role" } });
+        const globex = mod.grafanaEnvironment({ ...baseSpec, userId: "globex", jwt: { grafanaHeader: "X-Platform-Token", roleAttributePath: "role" } });
         expect(acme).toMatchObject({
             GF_AUTH_JWT_ENABLED: "true",
             GF_AUTH_JWT_HEADER_NAME: "X-JWT-Assertion",

@@ -92,8 +92,8 @@ export const PATH_MODE_CSP_TEMPLATE = [
 
 /** How a user's Grafana reads the platform's JWTs, which the front proxy passes in jwt mode. */
 export interface GrafanaJwtSpec {
-    /** Header the proxy puts the token in. @default "X-JWT-Assertion" */
-    headerName?: string;
+    /** Header the proxy passes the token in (ProxyJwt's grafanaHeader). @default "X-JWT-Assertion" */
+    grafanaHeader?: string;
     /** Claim holding the login. @default "sub" */
     usernameClaim?: string;
     /** Claim holding the e-mail address. @default "email" */
@@ -109,7 +109,7 @@ export interface GrafanaJwtSpec {
 function jwtEnvironment(userId: string, jwt: GrafanaJwtSpec): Record<string, string> {
     return {
         GF_AUTH_JWT_ENABLED: "true",
-        GF_AUTH_JWT_HEADER_NAME: jwt.headerName ?? DEFAULT_JWT_HEADER,
+        GF_AUTH_JWT_HEADER_NAME: jwt.grafanaHeader ?? DEFAULT_JWT_HEADER,
         GF_AUTH_JWT_KEY_FILE: JWT_PUBLIC_KEY_PATH,
         GF_AUTH_JWT_EXPECT_CLAIMS: JSON.stringify({ aud: tenantJwtAudience(userId) }),
         GF_AUTH_JWT_USERNAME_CLAIM: jwt.usernameClaim ?? "sub",

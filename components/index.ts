@@ -19,7 +19,7 @@ export { Swarm, type SwarmArgs } from "./swarm";
 export { SwarmNodes, type SwarmNodesArgs } from "./swarmNodes";
 export { LiveRedis, type LiveRedisArgs } from "./liveRedis";
 export { EmbeddedMysql, type EmbeddedMysqlArgs } from "./embeddedMysql";
-export { FrontProxy, type FrontProxyArgs } from "./frontProxy";
+export { FrontProxy, type FrontProxyArgs, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
 export { Monitoring, type MonitoringArgs } from "./monitoring";
 
 // The types those arguments are made of, for stacks that build them in code.

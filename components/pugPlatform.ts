@@ -2,10 +2,12 @@ import * as docker from "@pulumi/docker";
 import * as mysql from "@pulumi/mysql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { createPublicKey } from "crypto";
+import { z } from "zod";
 import { datasourceSecretProblems } from "./datasources";
 import { hashedConfig, hashedSecret } from "./dockerObjects";
 import { EmbeddedMysql } from "./embeddedMysql";
-import { FrontProxy, frontProxyProblems, type FrontProxyArgs } from "./frontProxy";
+import { FrontProxy, frontProxySettingsSchema, proxyJwtSchema, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
 import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySettings } from "./grafanaImage";
 import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, type GrafanaTenantArgs, type MysqlTls } from "./grafanaTenant";
 import { LiveRedis } from "./liveRedis";
@@ -17,6 +19,7 @@ import { TenantDatabase } from "./tenantDatabase";
 import { settingsProblemLines } from "./tenantSettings";
 import { checkRestores } from "./userLifecycle";
 import type { UserRecord } from "./users";
+import { describeFieldIssues } from "./validation";
 
 /*
  * The settings PugPlatform takes, as plain types of PUG's own: the stack's config reader
@@ -28,12 +31,12 @@ import type { UserRecord } from "./users";
 
 /** MySQL for the users' databases: a server of yours, or one PUG runs in the Swarm. */
 export type MysqlSettings =
-    | { mode: "external"; endpoint: string; username: string; password: pulumi.Output<string>; tls?: MysqlTls; grafanaHost?: string }
+    | { mode: "external"; endpoint: string; username: string; password: pulumi.Input<string>; tls?: MysqlTls; grafanaHost?: string }
     | { mode: "embedded"; image?: string; publishedPort?: number; memoryLimitMb?: number };
 
 /** Redis for Grafana Live: a server of yours, or one PUG runs in the Swarm. */
 export type RedisSettings =
-    | { mode: "external"; address: string; password: pulumi.Output<string> }
+    | { mode: "external"; address: string; password: pulumi.Input<string> }
     | { mode: "embedded"; image?: string; memoryLimitMb?: number };
 
 /** Defaults for every user's Grafana (`pug:grafana`). */
@@ -57,38 +60,54 @@ export interface GrafanaDefaults {
     defaultChannel?: string;
 }
 
-/** The platform's auth endpoint and the key its tokens are signed with (`pug:proxy.jwt`). */
-export interface ProxyJwtSettings {
-    endpoint: string;
-    /** PEM public key. */
+/** The platform's auth endpoint, and how every user's Grafana checks its tokens (`pug:proxy.jwt`). */
+export interface ProxyJwtSettings extends ProxyJwt {
+    /** The PEM public key the endpoint's tokens are signed with (the private key stays with the endpoint). */
     publicKey: string;
-    tokenHeader?: string;
-    header?: string;
+    /** Claim holding the login. @default "sub" */
     usernameClaim?: string;
+    /** Claim holding the e-mail address. @default "email" */
     emailClaim?: string;
+    /** JMESPath to the Grafana role in the claims (e.g. "role"). @default none (new users get Grafana's default role) */
     roleAttributePath?: string;
 }
 
-/** The front proxy and how users sign in (`pug:proxy`). */
-export interface ProxySettings {
-    auth: "grafana" | "jwt";
-    /** Required when auth is "jwt". */
+/** The front proxy and how users sign in (`pug:proxy`): FrontProxySettings, with the JWT's key and claims for the Grafanas. */
+export interface ProxySettings extends Omit<FrontProxySettings, "jwt"> {
+    /** The auth endpoint and its tokens; required when auth is "jwt", refused otherwise. */
     jwt?: ProxyJwtSettings;
-    image?: string;
-    replicas?: number;
-    publishedPort?: number;
-    updateOrder?: "start-first" | "stop-first";
-    /** A duration like "30s". */
-    stopGracePeriod?: string;
-    memoryLimitMb?: number;
-    webSockets?: number;
-    openFilesPerWorker?: number;
-    idleTimeoutSeconds?: number;
-    clientMaxBodyMb?: number;
-    trustedProxies?: string[];
-    statusAllow?: string[];
-    placementConstraints?: string[];
 }
+
+/** Why `pem` cannot be the platform's public key for Grafana, or undefined. */
+function publicKeyProblem(pem: string): string | undefined {
+    if (/PRIVATE KEY/.test(pem)) return "is a private key: give the public key (the private key stays with the auth endpoint, and config values are stored in plain text)";
+    if (!/-----BEGIN PUBLIC KEY-----/.test(pem)) return "must be a PEM public key (-----BEGIN PUBLIC KEY-----)";
+    try {
+        createPublicKey(pem);
+        return undefined;
+    } catch (err) {
+        return `is not a readable PEM public key (${(err as Error).message})`;
+    }
+}
+
+/**
+ * ProxySettings' schema: the front proxy's, its jwt extended with what the Grafanas need. The
+ * stack's `pug:proxy` is read with it, and PugPlatform checks its `proxy` argument with it.
+ * @internal
+ */
+export const proxySettingsSchema = frontProxySettingsSchema.safeExtend({
+    jwt: proxyJwtSchema
+        .safeExtend({
+            publicKey: z.string().superRefine((pem, ctx) => {
+                const problem = publicKeyProblem(pem);
+                if (problem) ctx.addIssue({ code: "custom", message: problem });
+            }),
+            usernameClaim: z.string().min(1).optional(),
+            emailClaim: z.string().min(1).optional(),
+            roleAttributePath: z.string().min(1).optional(),
+        })
+        .optional(),
+});
 
 export interface PugPlatformArgs {
     /** Public host: user `<id>` is served at https://<domain>/<id>/grafana/ (or https://<id>.<domain>/, see urlMode). */
@@ -121,8 +140,8 @@ export interface PugPlatformArgs {
      * @default enabled, with MonitoringArgs' defaults
      */
     monitoring?: { enabled?: boolean } & Omit<MonitoringArgs, "users" | "networkIds">;
-    /** The front proxy and how users sign in. @default grafana auth, see FrontProxyArgs for the rest */
-    proxy?: Partial<ProxySettings>;
+    /** The front proxy and how users sign in. @default grafana auth, see FrontProxySettings for the rest */
+    proxy?: ProxySettings;
 }
 
 /**
@@ -137,17 +156,11 @@ function proxyScraped(monitoring: PugPlatformArgs["monitoring"] = {}): boolean {
 }
 
 /**
- * The FrontProxy arguments the `pug:proxy` settings mean (all but users and networks). When the
- * monitoring scrapes the proxy, its exporter (on the proxy network) may read stub_status too.
+ * Who may read the proxy's stub_status: as configured, else, when the monitoring scrapes it, its
+ * exporter (on the proxy network) too.
  */
-export function frontProxyArgs(settings: Partial<ProxySettings>, scraped: boolean): Omit<FrontProxyArgs, "userIds" | "networkIds"> {
-    const { auth, jwt, webSockets, openFilesPerWorker, idleTimeoutSeconds, clientMaxBodyMb, statusAllow, ...service } = settings;
-    return {
-        ...service,
-        statusAllow: statusAllow ?? (scraped ? ["127.0.0.1", SWARM_DEFAULT_ADDRESS_POOL] : undefined),
-        auth: auth === "jwt" && jwt ? { mode: "jwt", endpoint: jwt.endpoint, tokenHeader: jwt.tokenHeader, grafanaHeader: jwt.header } : { mode: "grafana" },
-        limits: { webSockets, openFilesPerWorker, idleTimeoutSeconds, clientMaxBodyMb },
-    };
+function proxyStatusAllow(proxy: ProxySettings, scraped: boolean): string[] | undefined {
+    return proxy.statusAllow ?? (scraped ? ["127.0.0.1", SWARM_DEFAULT_ADDRESS_POOL] : undefined);
 }
 
 /** What one channel's users run: a reference, and the GrafanaImage behind it for a channel with a version. */
@@ -166,10 +179,8 @@ export function platformProblems(args: PugPlatformArgs): string[] {
         if (problem) problems.push(`grafana.channels.${channel}: ${problem}`);
     }
     problems.push(...userChannelProblems(args.users, grafana));
-    const proxy = args.proxy ?? {};
-    if (proxy.auth === "jwt" && !proxy.jwt) problems.push(`proxy.jwt is required when proxy.auth is "jwt"`);
-    const activeIds = args.users.filter((u) => u.active).map((u) => u.id);
-    problems.push(...frontProxyProblems({ ...frontProxyArgs(proxy, proxyScraped(args.monitoring)), userIds: activeIds, networkIds: [] }).map((p) => `proxy: ${p}`));
+    const proxy = proxySettingsSchema.safeParse(args.proxy ?? {});
+    if (!proxy.success) problems.push(...describeFieldIssues(proxy.error, Object.keys(proxySettingsSchema.shape)).map((p) => `proxy.${p}`));
     const seen = new Set<string>();
     for (const user of args.users) {
         if (seen.has(user.id)) problems.push(`user "${user.id}" appears twice`);
@@ -228,11 +239,12 @@ export class PugPlatform extends pulumi.ComponentResource {
         const secretSeed = new random.RandomPassword(`${name}-secret-seed`, { length: 64, special: false }, { parent: this });
         const grafana = args.grafana ?? {};
         const proxySettings = args.proxy ?? {};
+        const { jwt: _grafanaSide, ...proxyArgs } = proxySettings;
         const jwt = proxySettings.auth === "jwt" ? proxySettings.jwt : undefined;
         // One key for every user's Grafana: not secret, so a Docker config.
         const jwtAuth: GrafanaTenantArgs["jwtAuth"] = jwt && {
             publicKey: hashedConfig(`${name}-jwt-public-key`, "pug-jwt-public-key", jwt.publicKey, { parent: this, provider: this.swarm.provider }),
-            headerName: jwt.header,
+            grafanaHeader: jwt.grafanaHeader,
             usernameClaim: jwt.usernameClaim,
             emailClaim: jwt.emailClaim,
             roleAttributePath: jwt.roleAttributePath,
@@ -305,7 +317,9 @@ export class PugPlatform extends pulumi.ComponentResource {
         this.proxy = new FrontProxy(
             `${name}-proxy`,
             {
-                ...frontProxyArgs(proxySettings, proxyScraped(args.monitoring)),
+                ...proxyArgs,
+                jwt: jwt && { endpoint: jwt.endpoint, tokenHeader: jwt.tokenHeader, grafanaHeader: jwt.grafanaHeader },
+                statusAllow: proxyStatusAllow(proxySettings, proxyScraped(args.monitoring)),
                 userIds: [...active.keys()],
                 urls: args.urlMode === "subdomain" ? { mode: "subdomain", domain: args.domain } : { mode: "path" },
                 networkIds: [this.swarm.proxyNetwork.id],
@@ -367,7 +381,8 @@ export class PugPlatform extends pulumi.ComponentResource {
         if (settings.mode === "external") {
             const provider = new mysql.Provider(
                 `${name}-mysql`,
-                { endpoint: settings.endpoint, username: settings.username, password: settings.password, tls: settings.tls },
+                // a secret however the caller passed it: a plain string must not reach the state as one
+                { endpoint: settings.endpoint, username: settings.username, password: pulumi.secret(settings.password), tls: settings.tls },
                 { parent: this },
             );
             return { provider, grafanaHost: settings.grafanaHost ?? settings.endpoint, tls: settings.tls };

@@ -25,8 +25,8 @@ function problems(values: Record<string, unknown>): string[] {
 }
 
 describe("pug:proxy", () => {
-    it("defaults to Grafana's own login", () => {
-        expect(read({}).proxy).toEqual({ auth: "grafana" });
+    it("leaves every setting to the front proxy's defaults (Grafana's own login) when the key is absent", () => {
+        expect(read({}).proxy).toEqual({});
     });
 
     it("takes jwt mode with an endpoint and the platform's public key", () => {
@@ -35,12 +35,12 @@ describe("pug:proxy", () => {
     });
 
     it("names the key and the field of every problem", () => {
-        expect(problems({ "pug:proxy": { auth: "jwt" } })).toEqual(["pug:proxy: jwt: is required when auth is jwt ({ endpoint, publicKey })"]);
+        expect(problems({ "pug:proxy": { auth: "jwt" } })).toEqual(['pug:proxy: jwt: is required when auth is "jwt" ({ endpoint, ... })']);
         expect(problems({ "pug:proxy": { jwt } })).toEqual(['pug:proxy: jwt: applies only when auth is "jwt"']);
         expect(problems({ "pug:proxy": { auth: "oauth" } })).toEqual(['pug:proxy: auth: must be "grafana" or "jwt"']);
         expect(problems({ "pug:proxy": { idleTimeoutSeconds: 20, trustedProxies: ["the-lb"], updateOrder: "whenever" } })).toEqual([
             'pug:proxy: updateOrder: must be "start-first" or "stop-first"',
-            "pug:proxy: idleTimeoutSeconds: must be a whole number >= 26",
+            "pug:proxy: idleTimeoutSeconds: must be a whole number above Live's ping interval of 25s",
             "pug:proxy: trustedProxies.0: must be an IP address or CIDR",
         ]);
         expect(problems({ "pug:proxy": { auth: "jwt", jwt: { ...jwt, endpoint: "auth.internal" } } })).toEqual(["pug:proxy: jwt.endpoint: must be an http:// or https:// URL"]);

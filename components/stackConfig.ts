@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import { createPublicKey } from "crypto";
 import { z } from "zod";
 import { SECRET_NAME_PATTERN } from "./datasources";
 import { registrySchema, type RegistrySettings } from "./grafanaImage";
@@ -7,13 +6,12 @@ import { DEFAULT_MAX_REPLICAS, MYSQL_TLS_MODES, type MysqlTls } from "./grafanaT
 import { imageReferenceSchema } from "./imageReference";
 import { DEFAULT_PROXY_STATUS_URL } from "./monitoring";
 import { channelRegistryProblems, channelsSchema, imageSettingsIssues } from "./releaseChannels";
-import { ADDRESS_OR_CIDR, ENDPOINT_URL, HEADER_NAME, LIVE_PING_INTERVAL_SECONDS } from "./nginxConfig";
 import { dockerHostProblem } from "./swarm";
 import { swarmNodesProblem, type SwarmNode } from "./swarmNodes";
 import type { UrlMode } from "./naming";
-import type { GrafanaDefaults, MysqlSettings, ProxySettings, RedisSettings } from "./pugPlatform";
+import { proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "./pugPlatform";
 import { USER_ID_PATTERN } from "./users";
-import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, problemCollector } from "./validation";
+import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "./validation";
 
 /**
  * The stack's configuration: the user-facing contract of `pulumi config`. Every key is validated
@@ -22,8 +20,7 @@ import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, prob
 
 const hostName = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/i, "must be a host name (letters, digits, dots, dashes), optionally with :port");
 const hostPort = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/i, "must be host:port");
-const wholeAtLeast = (min: number) => z.number().int(`must be a whole number >= ${min}`).min(min, `must be a whole number >= ${min}`);
-const port = wholeAtLeast(1).max(65535, "must be a port number (1-65535)");
+const port = portNumber;
 const ipAddress = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+:[0-9a-f:.]*)$/i, "must be an IP address");
 const duration = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, "must be a duration such as 15s, 5m or 15d");
 
@@ -157,59 +154,6 @@ export const userSecretsSchema = z.record(z.string(), z.record(z.string(), z.str
         }
     }
 });
-
-const headerName = z.string().regex(HEADER_NAME, "must be a header name (letters, digits, dashes)");
-const addressOrCidr = z.string().regex(ADDRESS_OR_CIDR, "must be an IP address or CIDR");
-
-/** Why `pem` cannot be the platform's public key for Grafana, or undefined. */
-function publicKeyProblem(pem: string): string | undefined {
-    if (/PRIVATE KEY/.test(pem)) return "is a private key: give the public key (the private key stays with the auth endpoint, and config values are stored in plain text)";
-    if (!/-----BEGIN PUBLIC KEY-----/.test(pem)) return "must be a PEM public key (-----BEGIN PUBLIC KEY-----)";
-    try {
-        createPublicKey(pem);
-        return undefined;
-    } catch (err) {
-        return `is not a readable PEM public key (${(err as Error).message})`;
-    }
-}
-
-/** `pug:proxy.jwt`: the platform's auth endpoint and the key its tokens are signed with. */
-export const proxyJwtSchema = z.strictObject({
-    endpoint: z.string().regex(ENDPOINT_URL, "must be an http:// or https:// URL"),
-    publicKey: z.string().superRefine((pem, ctx) => {
-        const problem = publicKeyProblem(pem);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
-    tokenHeader: headerName.optional(),
-    header: headerName.optional(),
-    usernameClaim: z.string().min(1).optional(),
-    emailClaim: z.string().min(1).optional(),
-    roleAttributePath: z.string().min(1).optional(),
-});
-
-/** `pug:proxy`: the front proxy. */
-export const proxySettingsSchema = z
-    .strictObject({
-        auth: z.enum(["grafana", "jwt"], { error: 'must be "grafana" or "jwt"' }).default("grafana"),
-        jwt: proxyJwtSchema.optional(),
-        image: z.string().min(1).optional(),
-        replicas: wholeAtLeast(1).optional(),
-        publishedPort: port.optional(),
-        updateOrder: z.enum(["start-first", "stop-first"], { error: 'must be "start-first" or "stop-first"' }).optional(),
-        stopGracePeriod: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like "30s"').optional(),
-        memoryLimitMb: wholeAtLeast(64).optional(),
-        webSockets: wholeAtLeast(1).optional(),
-        openFilesPerWorker: wholeAtLeast(2048).optional(),
-        idleTimeoutSeconds: wholeAtLeast(LIVE_PING_INTERVAL_SECONDS + 1).optional(),
-        clientMaxBodyMb: wholeAtLeast(1).optional(),
-        trustedProxies: z.array(addressOrCidr).optional(),
-        statusAllow: z.array(addressOrCidr).optional(),
-        placementConstraints: z.array(z.string()).optional(),
-    })
-    .superRefine((v, ctx) => {
-        if (v.auth === "jwt" && !v.jwt) ctx.addIssue({ code: "custom", path: ["jwt"], message: "is required when auth is jwt ({ endpoint, publicKey })" });
-        if (v.auth === "grafana" && v.jwt) ctx.addIssue({ code: "custom", path: ["jwt"], message: 'applies only when auth is "jwt"' });
-    });
 
 export type DockerConfig = z.output<typeof dockerConfigSchema>;
 /** `pug:docker` as the platform takes it: the nodes' private keys are Pulumi secrets. */

@@ -1,6 +1,6 @@
 import { closest, distance } from "fastest-levenshtein";
 import { visit } from "jsonc-parser";
-import type { z } from "zod";
+import { z } from "zod";
 
 /**
  * One line per problem, each naming where it is: `<source>: <entry>: <field> <message>`.
@@ -14,6 +14,11 @@ export function describeIssues(source: string, entry: string | undefined, error:
         return `${source}: ${entry ? `${entry}: ` : ""}${field}: ${issue.message}`;
     });
 }
+
+/** A schema of a whole number of at least `min`. @internal */
+export const wholeAtLeast = (min: number) => z.number().int(`must be a whole number >= ${min}`).min(min, `must be a whole number >= ${min}`);
+/** A schema of a TCP port number. @internal */
+export const portNumber = wholeAtLeast(1).max(65535, "must be a port number (1-65535)");
 
 /** Whether `value` is a whole number from `min` to `max`. */
 export function isWholeNumber(value: number, min: number, max = Number.MAX_SAFE_INTEGER): boolean {

@@ -10,9 +10,10 @@ import * as ts from "typescript";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { z } from "zod";
 import type { datasourceSchema } from "../components/datasources";
-import type { GrafanaDefaults, ProxySettings } from "../components/pugPlatform";
+import type { FrontProxySettings, frontProxySettingsSchema } from "../components/frontProxy";
+import type { GrafanaDefaults, ProxySettings, proxySettingsSchema } from "../components/pugPlatform";
 import type { channelSchema } from "../components/releaseChannels";
-import type { grafanaDefaultsSchema, proxySettingsSchema } from "../components/stackConfig";
+import type { grafanaDefaultsSchema } from "../components/stackConfig";
 import type { userRecordSchema } from "../components/users";
 import type { Datasource, ReleaseChannel, UserRecord } from "../components";
 import { PROJECT_ROOT } from "./harness/stackFiles";
@@ -44,6 +45,8 @@ const PUBLIC_API: Record<string, "value" | "type"> = {
     // what the arguments are made of
     GrafanaDefaults: "type",
     MysqlSettings: "type",
+    FrontProxySettings: "type",
+    ProxyJwt: "type",
     ProxyJwtSettings: "type",
     ProxySettings: "type",
     RedisSettings: "type",
@@ -100,5 +103,6 @@ describe("the public API (components/index.ts)", () => {
         expectTypeOf<z.output<typeof channelSchema>>().toEqualTypeOf<ReleaseChannel>();
         expectTypeOf<z.output<typeof grafanaDefaultsSchema>>().toEqualTypeOf<GrafanaDefaults>();
         expectTypeOf<z.output<typeof proxySettingsSchema>>().toEqualTypeOf<ProxySettings>();
+        expectTypeOf<z.output<typeof frontProxySettingsSchema>>().toEqualTypeOf<FrontProxySettings>();
     });
 });

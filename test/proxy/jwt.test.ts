@@ -23,7 +23,8 @@ describe.skipIf(forbidden)("front proxy in real nginx, jwt mode", () => {
     const specWithEndpoint = (endpoint: string) =>
         frontProxySpec({
             userIds: ["alice", "bob"],
-            auth: { mode: "jwt", endpoint },
+            auth: "jwt",
+            jwt: { endpoint },
             // the test client stands for the TLS terminator in front
             trustedProxies: ["127.0.0.1"],
             // the monitoring's overlay pool only: the test client (127.0.0.1) is not in it
