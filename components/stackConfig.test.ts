@@ -45,6 +45,8 @@ describe("pug:proxy", () => {
         ]);
         expect(problems({ "pug:proxy": { auth: "jwt", jwt: { ...jwt, endpoint: "auth.internal" } } })).toEqual(["pug:proxy: jwt.endpoint: must be an http:// or https:// URL"]);
         expect(problems({ "pug:proxy": { replica: 2 } })).toEqual([expect.stringMatching(/^pug:proxy: .*replica/)]);
+        // the Grafana header's old name (now grafanaHeader, as everywhere else) is refused, not ignored
+        expect(problems({ "pug:proxy": { auth: "jwt", jwt: { ...jwt, header: "X-A" } } })).toEqual(['pug:proxy: jwt: Unrecognized key: "header"']);
     });
 
     it("refuses a private key in place of the public one, and anything that is no PEM public key", () => {
