@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { hashedSecret, secretMount, secretPath, swarmService } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
-import { safePassword } from "./passwords";
+import { safePassword } from "./specs/passwords";
 
 const ROOT_PASSWORD_FILE = "mysql-root-password";
 const MYSQL_PORT = 3306;

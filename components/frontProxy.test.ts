@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { setupPulumiMocks, settled, type MockSetup } from "../test/harness/pulumiMocks";
 
 type FrontProxyModule = typeof import("./frontProxy");
-type NginxModule = typeof import("./nginxConfig");
+type NginxModule = typeof import("./specs/nginxConfig");
 
 let mocks: MockSetup;
 let proxy: FrontProxyModule;
@@ -11,7 +11,7 @@ let nginx: NginxModule;
 beforeAll(async () => {
     mocks = await setupPulumiMocks();
     proxy = await import("./frontProxy");
-    nginx = await import("./nginxConfig");
+    nginx = await import("./specs/nginxConfig");
 });
 
 const SERVICE = "docker:index/service:Service";

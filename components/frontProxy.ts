@@ -3,9 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { configMount, hashedConfig, swarmDuration, swarmService } from "./dockerObjects";
 import { GRAFANA_PORT } from "./grafanaTenant";
-import { DEFAULT_JWT_HEADER } from "./naming";
+import { DEFAULT_JWT_HEADER } from "./specs/naming";
 import type { EndpointMode } from "./swarm";
-import { USER_ID_PATTERN } from "./users";
+import { USER_ID_PATTERN } from "./users/users";
 import { describeFieldIssues, portNumber, wholeAtLeast } from "./validation";
 import {
     ADDRESS_OR_CIDR,
@@ -20,7 +20,7 @@ import {
     PUBLIC_HOST,
     type NginxProxySpec,
     type ProxyUrls,
-} from "./nginxConfig";
+} from "./specs/nginxConfig";
 
 /** The proxy's Swarm service, also its name on the overlay network. */
 export const DEFAULT_PROXY_SERVICE_NAME = "pug-proxy";

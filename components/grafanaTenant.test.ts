@@ -10,13 +10,13 @@ const SECRET = "docker:index/secret:Secret";
 let mocks: MockSetup;
 let mod: typeof tenantModule;
 let docker: typeof import("@pulumi/docker");
-let datasourceSchema: typeof import("./datasources").datasourceSchema;
+let datasourceSchema: typeof import("./specs/datasources").datasourceSchema;
 
 beforeAll(async () => {
     mocks = await setupPulumiMocks();
     mod = await import("./grafanaTenant");
     docker = await import("@pulumi/docker");
-    ({ datasourceSchema } = await import("./datasources"));
+    ({ datasourceSchema } = await import("./specs/datasources"));
 });
 
 const baseSpec = ACME_ENVIRONMENT_SPEC;

@@ -1,10 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { datasourceProvisioning, type TenantDatasources } from "./datasources";
+import { datasourceProvisioning, type TenantDatasources } from "./specs/datasources";
 import { configMount, durationMs, hashedSecret, secretMount, secretPath, swarmDuration, swarmService } from "./dockerObjects";
-import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./naming";
+import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./specs/naming";
 import type { EndpointMode } from "./swarm";
-import { settingsEnvironment, type GrafanaSettings, type Theme } from "./tenantSettings";
+import { settingsEnvironment, type GrafanaSettings, type Theme } from "./specs/tenantSettings";
 import { isAbsentOrWholeNumber } from "./validation";
 
 /** The image every user runs unless the stack or the user says otherwise (11.3+ for Live's ha_prefix). */

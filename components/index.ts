@@ -25,12 +25,12 @@ export { Monitoring, type MonitoringArgs } from "./monitoring";
 // The types those arguments are made of, for stacks that build them in code.
 export type { GrafanaDefaults, MysqlSettings, ProxyJwtSettings, ProxySettings, RedisSettings } from "./pugPlatform";
 export type { RegistrySettings } from "./grafanaImage";
-export type { ReleaseChannel } from "./releaseChannels";
+export type { ReleaseChannel } from "./specs/releaseChannels";
 export type { SwarmNode } from "./swarmNodes";
-export type { UrlMode } from "./naming";
-export type { Datasource } from "./datasources";
+export type { UrlMode } from "./specs/naming";
+export type { Datasource } from "./specs/datasources";
 
 // Users: where the list comes from and how it is validated (the same rules as PUG's own stack).
-export { parseUserList, type UserListOptions, type UserRecord } from "./users";
-export { loadUsers, type UserSource, InlineUserSource, FileUserSource, HttpUserSource, type HttpUserSourceArgs, UserSourceError } from "./userSources";
+export { parseUserList, type UserListOptions, type UserRecord } from "./users/users";
+export { loadUsers, type UserSource, InlineUserSource, FileUserSource, HttpUserSource, type HttpUserSourceArgs, UserSourceError } from "./users/userSources";
 export { InvalidInputError } from "./validation";

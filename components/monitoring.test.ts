@@ -6,7 +6,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { plainTextPaths, settled, setupPulumiMocks, type MockSetup } from "../test/harness/pulumiMocks";
-import { EXPORTER_METRICS, metricNamesIn, PUBLISHED_METRIC_NAMES } from "./exporterMetrics";
+import { EXPORTER_METRICS, metricNamesIn, PUBLISHED_METRIC_NAMES } from "./specs/exporterMetrics";
 import type * as monitoringModule from "./monitoring";
 
 let mocks: MockSetup;

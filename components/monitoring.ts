@@ -6,10 +6,10 @@ import { stringify } from "yaml";
 import { configMount, hashedConfig, hashedSecret, secretMount, secretPath, swarmService } from "./dockerObjects";
 import { DEFAULT_PROXY_SERVICE_NAME, PROXY_STATUS_PORT } from "./frontProxy";
 import { DEFAULT_GRAFANA_IMAGE, GRAFANA_PORT } from "./grafanaTenant";
-import { tenantPath, tenantServiceName, type UrlMode } from "./naming";
-import { STATUS_PATH } from "./nginxConfig";
+import { tenantPath, tenantServiceName, type UrlMode } from "./specs/naming";
+import { STATUS_PATH } from "./specs/nginxConfig";
 import type { EndpointMode } from "./swarm";
-import { safePassword } from "./passwords";
+import { safePassword } from "./specs/passwords";
 
 export const DEFAULT_PROMETHEUS_IMAGE = "prom/prometheus:v3.5.0";
 export const DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.2";

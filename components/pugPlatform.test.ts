@@ -5,8 +5,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { settled, setupPulumiMocks, type MockSetup } from "../test/harness/pulumiMocks";
 import type * as platformModule from "./pugPlatform";
-import type { GrafanaSettings } from "./tenantSettings";
-import type { UserRecord } from "./users";
+import type { GrafanaSettings } from "./specs/tenantSettings";
+import type { UserRecord } from "./users/users";
 
 let mocks: MockSetup;
 let p: typeof platformModule;

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createPublicKey } from "crypto";
 import { z } from "zod";
-import { datasourceSecretProblems } from "./datasources";
+import { datasourceSecretProblems } from "./specs/datasources";
 import { hashedConfig, hashedSecret } from "./dockerObjects";
 import { EmbeddedMysql } from "./embeddedMysql";
 import { FrontProxy, frontProxySettingsSchema, proxyJwtSchema, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
@@ -12,13 +12,13 @@ import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySetting
 import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, type GrafanaTenantArgs, type MysqlTls } from "./grafanaTenant";
 import { LiveRedis } from "./liveRedis";
 import { Monitoring, type MonitoringArgs } from "./monitoring";
-import { tenantServiceName, tenantUrl, type UrlMode } from "./naming";
-import { imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./releaseChannels";
+import { tenantServiceName, tenantUrl, type UrlMode } from "./specs/naming";
+import { imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./specs/releaseChannels";
 import { Swarm, type SwarmArgs } from "./swarm";
 import { TenantDatabase } from "./tenantDatabase";
-import { settingsProblemLines } from "./tenantSettings";
-import { checkRestores } from "./userLifecycle";
-import type { UserRecord } from "./users";
+import { settingsProblemLines } from "./specs/tenantSettings";
+import { checkRestores } from "./users/userLifecycle";
+import type { UserRecord } from "./users/users";
 import { describeFieldIssues } from "./validation";
 
 /*

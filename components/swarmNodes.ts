@@ -12,7 +12,7 @@ import {
     parseNodeId,
     PUG_LABEL_PREFIX,
     removeNodeScript,
-} from "./swarmScripts";
+} from "./specs/swarmScripts";
 
 /** A host PUG makes a Swarm node of, over SSH. */
 export interface SwarmNode {

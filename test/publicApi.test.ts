@@ -9,12 +9,12 @@ import * as path from "path";
 import * as ts from "typescript";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { z } from "zod";
-import type { datasourceSchema } from "../components/datasources";
+import type { datasourceSchema } from "../components/specs/datasources";
 import type { FrontProxySettings, frontProxySettingsSchema } from "../components/frontProxy";
 import type { GrafanaDefaults, ProxySettings, proxySettingsSchema } from "../components/pugPlatform";
-import type { channelSchema } from "../components/releaseChannels";
-import type { grafanaDefaultsSchema } from "../components/stackConfig";
-import type { userRecordSchema } from "../components/users";
+import type { channelSchema } from "../components/specs/releaseChannels";
+import type { grafanaDefaultsSchema } from "../stack/stackConfig";
+import type { userRecordSchema } from "../components/users/users";
 import type { Datasource, ReleaseChannel, UserRecord } from "../components";
 import { PROJECT_ROOT } from "./harness/stackFiles";
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frontProxySpec } from "../../components/frontProxy";
-import { AUTH_USER_HEADER, DEFAULT_TOKEN_HEADER, nginxConfig } from "../../components/nginxConfig";
+import { AUTH_USER_HEADER, DEFAULT_TOKEN_HEADER, nginxConfig } from "../../components/specs/nginxConfig";
 import { SESSION_COOKIE, stubToken } from "../harness/netnsAgent";
 import { eventually, FORGED_IDENTITY_HEADERS, namespacesForbiddenReason, nginxRefuses, serviceRecords, startProxyNamespace, type ProxyNamespace, type ReceivedRequest } from "../harness/proxyNamespace";
 

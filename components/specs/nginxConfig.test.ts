@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { parse } from "nginx-conf";
 import { describe, expect, it } from "vitest";
-import { frontProxyProblems, frontProxySpec } from "./frontProxy";
+import { frontProxyProblems, frontProxySpec } from "../frontProxy";
 import {
     block,
     directive,

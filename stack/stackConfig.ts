@@ -1,17 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { SECRET_NAME_PATTERN } from "./datasources";
-import { registrySchema, type RegistrySettings } from "./grafanaImage";
-import { DEFAULT_MAX_REPLICAS, MYSQL_TLS_MODES, type MysqlTls } from "./grafanaTenant";
-import { imageReferenceSchema } from "./imageReference";
-import { DEFAULT_PROXY_STATUS_URL } from "./monitoring";
-import { channelRegistryProblems, channelsSchema, imageSettingsIssues } from "./releaseChannels";
-import { dockerHostProblem } from "./swarm";
-import { swarmNodesProblem, type SwarmNode } from "./swarmNodes";
-import type { UrlMode } from "./naming";
-import { proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "./pugPlatform";
-import { USER_ID_PATTERN } from "./users";
-import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "./validation";
+import { SECRET_NAME_PATTERN } from "../components/specs/datasources";
+import { registrySchema, type RegistrySettings } from "../components/grafanaImage";
+import { DEFAULT_MAX_REPLICAS, MYSQL_TLS_MODES, type MysqlTls } from "../components/grafanaTenant";
+import { imageReferenceSchema } from "../components/specs/imageReference";
+import { DEFAULT_PROXY_STATUS_URL } from "../components/monitoring";
+import { channelRegistryProblems, channelsSchema, imageSettingsIssues } from "../components/specs/releaseChannels";
+import { dockerHostProblem } from "../components/swarm";
+import { swarmNodesProblem, type SwarmNode } from "../components/swarmNodes";
+import type { UrlMode } from "../components/specs/naming";
+import { proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
+import { USER_ID_PATTERN } from "../components/users/users";
+import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "../components/validation";
 
 /**
  * The stack's configuration: the user-facing contract of `pulumi config`. Every key is validated

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { setConfig } from "../test/harness/pulumiMocks";
 import { readStackSettings } from "./stackConfig";
-import { InvalidInputError } from "./validation";
+import { InvalidInputError } from "../components/validation";
 
 const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const PUBLIC_KEY = keys.publicKey.export({ type: "spki", format: "pem" }).toString();

@@ -1,6 +1,6 @@
 import { NginxConfFile } from "nginx-conf";
 import { DEFAULT_JWT_HEADER, tenantServiceName } from "./naming";
-import { USER_ID_PATTERN } from "./users";
+import { USER_ID_PATTERN } from "../users/users";
 
 /**
  * The front proxy's nginx.conf, built from plain data by small pure functions and rendered by the
