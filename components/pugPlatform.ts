@@ -9,17 +9,18 @@ import { hashedConfig, hashedSecret } from "./dockerObjects";
 import { EmbeddedMysql } from "./embeddedMysql";
 import { FrontProxy, frontProxySettingsSchema, proxyJwtSchema, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
 import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySettings } from "./grafanaImage";
-import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, type GrafanaTenantArgs, type MysqlTls } from "./grafanaTenant";
+import { DEFAULT_GRAFANA_IMAGE, DEFAULT_MAX_REPLICAS, GrafanaTenant, grafanaServiceSettingsShape, grafanaTenantProblems, refineGrafanaService, type GrafanaServiceSettings, type GrafanaTenantArgs, type MysqlTls } from "./grafanaTenant";
 import { LiveRedis } from "./liveRedis";
 import { Monitoring, type MonitoringArgs } from "./monitoring";
 import { tenantServiceName, tenantUrl, type UrlMode } from "./specs/naming";
-import { imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./specs/releaseChannels";
+import { imageReferenceSchema } from "./specs/imageReference";
+import { channelsSchema, imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./specs/releaseChannels";
 import { Swarm, type SwarmArgs } from "./swarm";
 import { TenantDatabase } from "./tenantDatabase";
 import { settingsProblemLines } from "./specs/tenantSettings";
 import { checkRestores } from "./users/userLifecycle";
 import type { UserRecord } from "./users/users";
-import { describeFieldIssues } from "./validation";
+import { describeFieldIssues, wholeAtLeast } from "./validation";
 
 /*
  * The settings PugPlatform takes, as plain types of PUG's own: the stack's config reader
@@ -39,26 +40,38 @@ export type RedisSettings =
     | { mode: "external"; address: string; password: pulumi.Input<string> }
     | { mode: "embedded"; image?: string; memoryLimitMb?: number };
 
-/** Defaults for every user's Grafana (`pug:grafana`). */
-export interface GrafanaDefaults {
+/** Defaults for every user's Grafana (`pug:grafana`): its service settings, its image or release channels. */
+export interface GrafanaDefaults extends GrafanaServiceSettings {
     /** The image of every user when no channels are declared. @default DEFAULT_GRAFANA_IMAGE */
     image?: string;
+    /** Replicas of a user who names none. @default 3 */
     replicas: number;
-    /** The most replicas a user record may ask for. */
+    /** The most replicas a user record may ask for. @default DEFAULT_MAX_REPLICAS (10) */
     maxReplicas: number;
-    liveMaxConnections?: number;
-    memoryLimitMb?: number;
-    memoryReservationMb?: number;
-    openFilesLimit?: number;
-    maxReplicasPerNode?: number;
-    placementConstraints?: string[];
-    spreadOver?: string;
-    entrypoint?: string;
     /** Release channels by name (see releaseChannels.ts). */
     channels?: Record<string, ReleaseChannel>;
     /** The channel of users who name none. */
     defaultChannel?: string;
 }
+
+/**
+ * GrafanaDefaults' schema: the service settings' (GrafanaTenant's rules), the image or the
+ * channels (releaseChannels' rules). `pug:grafana` is read with it, and PugPlatform checks its
+ * `grafana` argument with it. @internal
+ */
+export const grafanaDefaultsSchema = z
+    .strictObject({
+        ...grafanaServiceSettingsShape,
+        image: imageReferenceSchema.optional(),
+        replicas: wholeAtLeast(1).default(3),
+        maxReplicas: wholeAtLeast(1).default(DEFAULT_MAX_REPLICAS),
+        channels: channelsSchema.optional(),
+        defaultChannel: z.string().optional(),
+    })
+    .superRefine((v, ctx) => {
+        refineGrafanaService(v, ctx);
+        for (const issue of imageSettingsIssues(v)) ctx.addIssue({ code: "custom", ...issue });
+    });
 
 /** The platform's auth endpoint, and how every user's Grafana checks its tokens (`pug:proxy.jwt`). */
 export interface ProxyJwtSettings extends ProxyJwt {
@@ -173,7 +186,8 @@ interface ChannelImage {
 export function platformProblems(args: PugPlatformArgs): string[] {
     const problems: string[] = [];
     const grafana = args.grafana ?? {};
-    problems.push(...imageSettingsIssues(grafana).map((i) => `grafana.${i.path.join(".")}: ${i.message}`));
+    const defaults = grafanaDefaultsSchema.safeParse(grafana);
+    if (!defaults.success) problems.push(...describeFieldIssues(defaults.error, Object.keys(grafanaDefaultsSchema.shape)).map((p) => `grafana.${p}`));
     for (const [channel, c] of Object.entries(grafana.channels ?? {})) {
         const problem = c.version === undefined ? undefined : grafanaImageProblem({ version: c.version, plugins: c.plugins, registry: args.registry });
         if (problem) problems.push(`grafana.channels.${channel}: ${problem}`);
@@ -185,8 +199,8 @@ export function platformProblems(args: PugPlatformArgs): string[] {
     for (const user of args.users) {
         if (seen.has(user.id)) problems.push(`user "${user.id}" appears twice`);
         seen.add(user.id);
-        const problem = grafanaTenantProblem({ ...args.grafana, replicas: user.replicas ?? args.grafana?.replicas });
-        if (problem) problems.push(`user "${user.id}": ${problem}`);
+        // the user's own replicas against the platform's bound (the defaults were checked above)
+        if (user.replicas !== undefined) problems.push(...grafanaTenantProblems({ maxReplicas: grafana.maxReplicas, replicas: user.replicas }).map((p) => `user "${user.id}": ${p}`));
         problems.push(...datasourceSecretProblems(`user "${user.id}"`, user.id, user.datasources ?? [], Object.keys(args.userSecrets?.[user.id] ?? {})));
         problems.push(...settingsProblemLines(`user "${user.id}"`, user.settings));
     }

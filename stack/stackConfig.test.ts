@@ -68,6 +68,15 @@ describe("pug:proxy", () => {
     });
 });
 
+describe("pug:grafana", () => {
+    it("is read with GrafanaTenant's rules: what a user's service refuses, the key refuses, naming the field", () => {
+        expect(problems({ "pug:grafana": { memoryLimitMb: 256, memoryReservationMb: 512 } })).toEqual(["pug:grafana: memoryReservationMb: (512) exceeds memoryLimitMb (256)"]);
+        expect(problems({ "pug:grafana": { liveMaxConnections: 5000, openFilesLimit: 4096 } })).toEqual(["pug:grafana: openFilesLimit: (4096) leaves too few descriptors for liveMaxConnections (5000)"]);
+        expect(problems({ "pug:grafana": { replicas: 5, maxReplicas: 4 } })).toEqual(["pug:grafana: replicas: must be at most maxReplicas (4)"]);
+        expect(problems({ "pug:grafana": { memoryLimitMb: 64 } })).toEqual(["pug:grafana: memoryLimitMb: must be a whole number >= 128", "pug:grafana: memoryReservationMb: (128) exceeds memoryLimitMb (64)"]);
+    });
+});
+
 describe("pug:mysql.tls", () => {
     const external = { endpoint: "mysql.internal:3306", username: "pug_admin", password: "pw" };
 

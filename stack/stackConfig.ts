@@ -2,14 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { SECRET_NAME_PATTERN } from "../components/specs/datasources";
 import { registrySchema, type RegistrySettings } from "../components/grafanaImage";
-import { DEFAULT_MAX_REPLICAS, MYSQL_TLS_MODES, type MysqlTls } from "../components/grafanaTenant";
+import { MYSQL_TLS_MODES, type MysqlTls } from "../components/grafanaTenant";
 import { imageReferenceSchema } from "../components/specs/imageReference";
 import { DEFAULT_PROXY_STATUS_URL } from "../components/monitoring";
-import { channelRegistryProblems, channelsSchema, imageSettingsIssues } from "../components/specs/releaseChannels";
+import { channelRegistryProblems } from "../components/specs/releaseChannels";
 import { dockerHostProblem } from "../components/swarm";
 import { swarmNodesProblem, type SwarmNode } from "../components/swarmNodes";
 import type { UrlMode } from "../components/specs/naming";
-import { proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
+import { grafanaDefaultsSchema, proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
 import { USER_ID_PATTERN } from "../components/users/users";
 import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "../components/validation";
 
@@ -119,29 +119,6 @@ export const externalRedisSchema = z.strictObject({
 export const embeddedRedisSchema = z.strictObject({
     image: imageReferenceSchema.optional(),
     memoryLimitMb: wholeAtLeast(64).optional(),
-});
-
-/** `pug:grafana`: defaults for every user's Grafana. */
-export const grafanaDefaultsSchema = z.strictObject({
-    /** The image of every user when no channels are declared (default DEFAULT_GRAFANA_IMAGE). */
-    image: imageReferenceSchema.optional(),
-    replicas: wholeAtLeast(1).default(3),
-    /** The most replicas a user record may ask for. */
-    maxReplicas: wholeAtLeast(1).default(DEFAULT_MAX_REPLICAS),
-    liveMaxConnections: z.number().int().min(-1).optional(),
-    memoryLimitMb: wholeAtLeast(128).optional(),
-    memoryReservationMb: wholeAtLeast(0).optional(),
-    openFilesLimit: wholeAtLeast(1024).optional(),
-    maxReplicasPerNode: wholeAtLeast(1).optional(),
-    placementConstraints: z.array(z.string()).optional(),
-    spreadOver: z.string().min(1).optional(),
-    entrypoint: z.string().min(1).optional(),
-    /** Release channels (see releaseChannels.ts) and the channel of users who name none. */
-    channels: channelsSchema.optional(),
-    defaultChannel: z.string().optional(),
-}).superRefine((v, ctx) => {
-    for (const issue of imageSettingsIssues(v)) ctx.addIssue({ code: "custom", ...issue });
-    if (v.replicas > v.maxReplicas) ctx.addIssue({ code: "custom", path: ["replicas"], message: `must be at most maxReplicas (${v.maxReplicas})` });
 });
 
 /** `pug:userSecrets`: per user, secrets its records refer to as `{ secret: "<name>" }` (datasource credentials). */

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_GRAFANA_IMAGE } from "../grafanaTenant";
 import { channelRegistryProblems, channelsSchema, imageSettingsIssues, planRollout, userChannelProblems, type ImageSettings, type ReleaseChannel } from "./releaseChannels";
-import { grafanaDefaultsSchema } from "../../stack/stackConfig";
+import { grafanaDefaultsSchema } from "../pugPlatform";
 import { parseUserList } from "../users/users";
 import { parseOrThrow } from "../validation";
 
