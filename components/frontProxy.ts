@@ -6,7 +6,7 @@ import { GRAFANA_PORT } from "./grafanaTenant";
 import { DEFAULT_JWT_HEADER } from "./specs/naming";
 import type { EndpointMode } from "./swarm";
 import { USER_ID_PATTERN } from "./users/users";
-import { describeFieldIssues, portNumber, wholeAtLeast } from "./validation";
+import { describeFieldIssues, portNumber, repeats, wholeAtLeast } from "./validation";
 import {
     ADDRESS_OR_CIDR,
     BARE_TOKEN,
@@ -151,11 +151,7 @@ export interface FrontProxyArgs extends FrontProxySettings {
 /** FrontProxyArgs' schema: the settings', and the platform's side. */
 const frontProxyArgsSchema = frontProxySettingsSchema.safeExtend({
     userIds: z.array(z.string().regex(USER_ID_PATTERN, `is not a user id (${USER_ID_PATTERN})`)).superRefine((ids, ctx) => {
-        const seen = new Set<string>();
-        for (const [i, id] of ids.entries()) {
-            if (seen.has(id)) ctx.addIssue({ code: "custom", path: [i], message: `"${id}" appears twice` });
-            seen.add(id);
-        }
+        for (const { item, index } of repeats(ids, (id) => id)) ctx.addIssue({ code: "custom", path: [index], message: `"${item}" appears twice` });
     }),
     urls: z
         .discriminatedUnion("mode", [z.strictObject({ mode: z.literal("path") }), z.strictObject({ mode: z.literal("subdomain"), domain: z.string().regex(PUBLIC_HOST, "must be a host name, optionally with :port") })])

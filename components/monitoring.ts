@@ -10,6 +10,7 @@ import { tenantPath, tenantServiceName, type UrlMode } from "./specs/naming";
 import { STATUS_PATH } from "./specs/nginxConfig";
 import type { EndpointMode } from "./swarm";
 import { safePassword } from "./specs/passwords";
+import { repeats } from "./validation";
 
 export const DEFAULT_PROMETHEUS_IMAGE = "prom/prometheus:v3.5.0";
 export const DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.2";
@@ -135,8 +136,8 @@ export class Monitoring extends pulumi.ComponentResource {
         if (proxyStatusUrl !== null && !/^https?:\/\/[^/\s]+\/\S*$/.test(proxyStatusUrl)) {
             throw new Error(`Monitoring ${name}: proxyStatusUrl "${proxyStatusUrl}" must be an http(s) URL with a path, e.g. ${DEFAULT_PROXY_STATUS_URL}`);
         }
-        const duplicate = args.users.find((u, i) => args.users.indexOf(u) !== i);
-        if (duplicate) throw new Error(`Monitoring ${name}: user "${duplicate}" appears twice`);
+        const [duplicate] = repeats(args.users, (u) => u);
+        if (duplicate) throw new Error(`Monitoring ${name}: user "${duplicate.item}" appears twice`);
         super("pug:monitoring:Monitoring", name, {}, opts);
 
         // What the three services share: one task each, on the same networks, restarted alike

@@ -20,7 +20,7 @@ import { TenantDatabase } from "./tenantDatabase";
 import { settingsProblemLines } from "./specs/tenantSettings";
 import { checkRestores } from "./users/userLifecycle";
 import type { UserRecord } from "./users/users";
-import { describeFieldIssues, wholeAtLeast } from "./validation";
+import { describeFieldIssues, repeats, wholeAtLeast } from "./validation";
 
 /*
  * The settings PugPlatform takes, as plain types of PUG's own: the stack's config reader
@@ -195,10 +195,8 @@ export function platformProblems(args: PugPlatformArgs): string[] {
     problems.push(...userChannelProblems(args.users, grafana));
     const proxy = proxySettingsSchema.safeParse(args.proxy ?? {});
     if (!proxy.success) problems.push(...describeFieldIssues(proxy.error, Object.keys(proxySettingsSchema.shape)).map((p) => `proxy.${p}`));
-    const seen = new Set<string>();
+    problems.push(...repeats(args.users, (u) => u.id).map(({ item }) => `user "${item.id}" appears twice`));
     for (const user of args.users) {
-        if (seen.has(user.id)) problems.push(`user "${user.id}" appears twice`);
-        seen.add(user.id);
         // the user's own replicas against the platform's bound (the defaults were checked above)
         if (user.replicas !== undefined) problems.push(...grafanaTenantProblems({ maxReplicas: grafana.maxReplicas, replicas: user.replicas }).map((p) => `user "${user.id}": ${p}`));
         problems.push(...datasourceSecretProblems(`user "${user.id}"`, user.id, user.datasources ?? [], Object.keys(args.userSecrets?.[user.id] ?? {})));

@@ -30,6 +30,17 @@ export function isAbsentOrWholeNumber(value: number | undefined, min: number, ma
     return value === undefined || isWholeNumber(value, min, max);
 }
 
+/** The items that repeat an earlier one's key, with their index: each is an "appears twice". */
+export function repeats<T>(items: readonly T[], key: (item: T) => string): Array<{ item: T; index: number }> {
+    const seen = new Set<string>();
+    return items.flatMap((item, index) => {
+        const k = key(item);
+        if (seen.has(k)) return [{ item, index }];
+        seen.add(k);
+        return [];
+    });
+}
+
 /** An error carrying every problem found in the input, one per line. */
 export class InvalidInputError extends Error {
     constructor(public readonly problems: string[]) {
