@@ -17,13 +17,14 @@ export { GrafanaImage, type GrafanaImageArgs } from "./grafanaImage";
 export { TenantDatabase, type TenantDatabaseArgs } from "./tenantDatabase";
 export { Swarm, type SwarmArgs } from "./swarm";
 export { SwarmNodes, type SwarmNodesArgs } from "./swarmNodes";
-export { LiveRedis, type LiveRedisArgs } from "./liveRedis";
-export { EmbeddedMysql, type EmbeddedMysqlArgs } from "./embeddedMysql";
+export { LiveRedis, type LiveRedisArgs, type LiveRedisSettings } from "./liveRedis";
+export { EmbeddedMysql, type EmbeddedMysqlArgs, type EmbeddedMysqlSettings } from "./embeddedMysql";
 export { FrontProxy, type FrontProxyArgs, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
 export { Monitoring, type MonitoringArgs } from "./monitoring";
 
 // The types those arguments are made of, for stacks that build them in code.
-export type { GrafanaDefaults, MysqlSettings, ProxyJwtSettings, ProxySettings, RedisSettings } from "./pugPlatform";
+export type { ExternalMysqlSettings, ExternalRedisSettings, GrafanaDefaults, MysqlSettings, ProxyJwtSettings, ProxySettings, RedisSettings } from "./pugPlatform";
+export type { GrafanaServiceSettings } from "./grafanaTenant";
 export type { RegistrySettings } from "./grafanaImage";
 export type { ReleaseChannel } from "./specs/releaseChannels";
 export type { SwarmNode } from "./swarmNodes";

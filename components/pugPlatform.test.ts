@@ -96,4 +96,15 @@ describe("PugPlatform", () => {
         await settled();
         expect(mocks.resources).toEqual([]);
     });
+
+    it("checks its mysql and redis arguments with the schemas pug:mysql and pug:redis are read with", async () => {
+        expect(() => platform("pug", [user("alice")], { mysql: { mode: "embedded", memoryLimitMb: 10 } })).toThrow("PugPlatform pug: mysql.memoryLimitMb must be a whole number >= 256");
+        expect(() => platform("pug", [user("alice")], { mysql: { mode: "external", endpoint: "db:3306", username: "pug", password: "", tls: "preferred" as never } })).toThrow(
+            /mysql\.tls must be true, false or skip-verify[\s\S]*mysql\.password is required/,
+        );
+        expect(() => platform("pug", [user("alice")], { redis: { mode: "external", address: "redis", password: "pw" } })).toThrow("PugPlatform pug: redis.address must be host:port");
+        expect(() => platform("pug", [user("alice")], { redis: { mode: "embedded", image: "Not An Image" } })).toThrow(/redis\.image /);
+        await settled();
+        expect(mocks.resources).toEqual([]);
+    });
 });

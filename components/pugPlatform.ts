@@ -6,11 +6,11 @@ import { createPublicKey } from "crypto";
 import { z } from "zod";
 import { datasourceSecretProblems } from "./specs/datasources";
 import { hashedConfig, hashedSecret } from "./dockerObjects";
-import { EmbeddedMysql } from "./embeddedMysql";
+import { EmbeddedMysql, embeddedMysqlSettingsSchema, type EmbeddedMysqlSettings } from "./embeddedMysql";
 import { FrontProxy, frontProxySettingsSchema, proxyJwtSchema, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
 import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySettings } from "./grafanaImage";
-import { DEFAULT_GRAFANA_IMAGE, DEFAULT_MAX_REPLICAS, GrafanaTenant, grafanaServiceSettingsShape, grafanaTenantProblems, refineGrafanaService, type GrafanaServiceSettings, type GrafanaTenantArgs, type MysqlTls } from "./grafanaTenant";
-import { LiveRedis } from "./liveRedis";
+import { DEFAULT_GRAFANA_IMAGE, DEFAULT_MAX_REPLICAS, GrafanaTenant, grafanaServiceSettingsShape, grafanaTenantProblems, refineGrafanaService, type GrafanaServiceSettings, type GrafanaTenantArgs, MYSQL_TLS_MODES, type MysqlTls } from "./grafanaTenant";
+import { LiveRedis, liveRedisSettingsSchema, type LiveRedisSettings } from "./liveRedis";
 import { Monitoring, type MonitoringArgs } from "./monitoring";
 import { tenantServiceName, tenantUrl, type UrlMode } from "./specs/naming";
 import { imageReferenceSchema } from "./specs/imageReference";
@@ -20,7 +20,7 @@ import { TenantDatabase } from "./tenantDatabase";
 import { settingsProblemLines } from "./specs/tenantSettings";
 import { checkRestores } from "./users/userLifecycle";
 import type { UserRecord } from "./users/users";
-import { describeFieldIssues, repeats, wholeAtLeast } from "./validation";
+import { describeFieldIssues, hostPort, repeats, wholeAtLeast } from "./validation";
 
 /*
  * The settings PugPlatform takes, as plain types of PUG's own: the stack's config reader
@@ -30,15 +30,61 @@ import { describeFieldIssues, repeats, wholeAtLeast } from "./validation";
  * consumer without esModuleInterop or skipLibCheck cannot type-check).
  */
 
+/** A MySQL server of yours (`pug:mysql` with `endpoint`). */
+export interface ExternalMysqlSettings {
+    /** host:port `pulumi up` reaches the server at (the mysql provider). */
+    endpoint: string;
+    username: string;
+    /** Made a Pulumi secret however it is passed. */
+    password: pulumi.Input<string>;
+    /** TLS to the server, for the mysql provider and every Grafana alike. @default none */
+    tls?: MysqlTls;
+    /** host:port the Grafanas reach the server at, when it differs from `endpoint`. @default endpoint */
+    grafanaHost?: string;
+}
+
 /** MySQL for the users' databases: a server of yours, or one PUG runs in the Swarm. */
-export type MysqlSettings =
-    | { mode: "external"; endpoint: string; username: string; password: pulumi.Input<string>; tls?: MysqlTls; grafanaHost?: string }
-    | { mode: "embedded"; image?: string; publishedPort?: number; memoryLimitMb?: number };
+export type MysqlSettings = ({ mode: "external" } & ExternalMysqlSettings) | ({ mode: "embedded" } & EmbeddedMysqlSettings);
+
+/** A Redis of yours for Grafana Live (`pug:redis` with `address`). */
+export interface ExternalRedisSettings {
+    /** host:port the Grafanas reach it at. */
+    address: string;
+    /** Made a Pulumi secret however it is passed. */
+    password: pulumi.Input<string>;
+}
 
 /** Redis for Grafana Live: a server of yours, or one PUG runs in the Swarm. */
-export type RedisSettings =
-    | { mode: "external"; address: string; password: pulumi.Input<string> }
-    | { mode: "embedded"; image?: string; memoryLimitMb?: number };
+export type RedisSettings = ({ mode: "external" } & ExternalRedisSettings) | ({ mode: "embedded" } & LiveRedisSettings);
+
+const mysqlTlsSchema = z
+    .union([z.boolean(), z.string()])
+    .transform((v) => String(v))
+    .refine((v): v is MysqlTls => (MYSQL_TLS_MODES as readonly string[]).includes(v), {
+        error: (iss) => `must be true, false or skip-verify, what the mysql provider takes (got ${JSON.stringify(iss.input)})`,
+    });
+
+/**
+ * ExternalMysqlSettings' schema but the password, which the stack's config gives as a string and
+ * a library caller as any Input. @internal
+ */
+export const externalMysqlSchema = z.strictObject({
+    endpoint: hostPort,
+    username: z.string({ error: "is required with endpoint" }).min(1, "is required with endpoint"),
+    tls: mysqlTlsSchema.optional(),
+    grafanaHost: hostPort.optional(),
+});
+/** ExternalRedisSettings' schema but the password (see externalMysqlSchema). @internal */
+export const externalRedisSchema = z.strictObject({ address: hostPort });
+
+/** Problems of a server setting, named under `key`: the external schema with a password required, or the embedded one. */
+function serverProblems(key: string, settings: { mode: string; password?: unknown } | undefined, external: z.ZodObject, embedded: z.ZodObject): string[] {
+    if (settings === undefined) return [];
+    const { mode, ...fields } = settings;
+    const schema = mode === "external" ? external.safeExtend({ password: z.custom((v) => v !== undefined && v !== "", "is required") }) : embedded;
+    const parsed = schema.safeParse(fields);
+    return parsed.success ? [] : describeFieldIssues(parsed.error, Object.keys(schema.shape)).map((p) => `${key}.${p}`);
+}
 
 /** Defaults for every user's Grafana (`pug:grafana`): its service settings, its image or release channels. */
 export interface GrafanaDefaults extends GrafanaServiceSettings {
@@ -185,6 +231,8 @@ interface ChannelImage {
 /** What would make the platform fail half-way, found up front: duplicates, each user's Grafana arguments, restores of unknown users. */
 export function platformProblems(args: PugPlatformArgs): string[] {
     const problems: string[] = [];
+    problems.push(...serverProblems("mysql", args.mysql, externalMysqlSchema, embeddedMysqlSettingsSchema));
+    problems.push(...serverProblems("redis", args.redis, externalRedisSchema, liveRedisSettingsSchema));
     const grafana = args.grafana ?? {};
     const defaults = grafanaDefaultsSchema.safeParse(grafana);
     if (!defaults.success) problems.push(...describeFieldIssues(defaults.error, Object.keys(grafanaDefaultsSchema.shape)).map((p) => `grafana.${p}`));

@@ -19,6 +19,8 @@ export function describeIssues(source: string, entry: string | undefined, error:
 export const wholeAtLeast = (min: number) => z.number().int(`must be a whole number >= ${min}`).min(min, `must be a whole number >= ${min}`);
 /** A schema of a TCP port number. @internal */
 export const portNumber = wholeAtLeast(1).max(65535, "must be a port number (1-65535)");
+/** A schema of `host:port`. @internal */
+export const hostPort = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/i, "must be host:port");
 
 /** Whether `value` is a whole number from `min` to `max`. */
 export function isWholeNumber(value: number, min: number, max = Number.MAX_SAFE_INTEGER): boolean {

@@ -2,25 +2,24 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { SECRET_NAME_PATTERN } from "../components/specs/datasources";
 import { registrySchema, type RegistrySettings } from "../components/grafanaImage";
-import { MYSQL_TLS_MODES, type MysqlTls } from "../components/grafanaTenant";
-import { imageReferenceSchema } from "../components/specs/imageReference";
+import { embeddedMysqlSettingsSchema } from "../components/embeddedMysql";
+import { liveRedisSettingsSchema } from "../components/liveRedis";
 import { DEFAULT_PROXY_STATUS_URL } from "../components/monitoring";
+import { PUBLIC_HOST } from "../components/specs/nginxConfig";
 import { channelRegistryProblems } from "../components/specs/releaseChannels";
 import { dockerHostProblem } from "../components/swarm";
 import { swarmNodesProblem, type SwarmNode } from "../components/swarmNodes";
 import type { UrlMode } from "../components/specs/naming";
-import { grafanaDefaultsSchema, proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
+import { externalMysqlSchema, externalRedisSchema, grafanaDefaultsSchema, proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
 import { USER_ID_PATTERN } from "../components/users/users";
-import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "../components/validation";
+import { DuplicateKeyError, hostPort, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "../components/validation";
 
 /**
  * The stack's configuration: the user-facing contract of `pulumi config`. Every key is validated
  * here, before any resource is registered, and errors name the key and the field.
  */
 
-const hostName = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/i, "must be a host name (letters, digits, dots, dashes), optionally with :port");
-const hostPort = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/i, "must be host:port");
-const port = portNumber;
+const hostName = z.string().regex(PUBLIC_HOST, "must be a host name (letters, digits, dots, dashes), optionally with :port");
 const ipAddress = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+:[0-9a-f:.]*)$/i, "must be an IP address");
 const duration = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, "must be a duration such as 15s, 5m or 15d");
 
@@ -32,7 +31,7 @@ const urlModeSchema = z.enum(["path", "subdomain"], {
 /** One entry of `pug:docker.nodes`: a bare host PUG makes a Swarm node of. */
 export const swarmNodeSchema = z.strictObject({
     host: z.string().regex(/^([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[?[0-9a-f:]+\]?)$/i, "must be a host name or IP address (no port: give port)"),
-    port: port.optional(),
+    port: portNumber.optional(),
     user: z.string().regex(/^[a-z_][a-z0-9_.-]*$/i, "must be a user name"),
     privateKey: z.string().min(1).optional(),
     hostKey: z.string().regex(/^(ssh|ecdsa)-\S+ \S+/, "must be a public host key line, e.g. ssh-ed25519 AAAA…").optional(),
@@ -46,7 +45,7 @@ export const swarmNodeSchema = z.strictObject({
 
 /** `pug:docker.nodeSetup`: how the declared nodes are set up. */
 export const nodeSetupSchema = z.strictObject({
-    engineMetricsPort: port.optional(),
+    engineMetricsPort: portNumber.optional(),
     daemonConfigPath: z.string().regex(/^\/\S+$/, "must be an absolute path").optional(),
     restartCommand: z.string().min(1).optional(),
     drainWaitSeconds: wholeAtLeast(0).optional(),
@@ -83,42 +82,17 @@ export const monitoringSchema = z.strictObject({
     prometheusImage: z.string().min(1).optional(),
     nginxExporterImage: z.string().min(1).optional(),
     grafanaImage: z.string().min(1).optional(),
-    grafanaPublishedPort: port.optional(),
+    grafanaPublishedPort: portNumber.optional(),
     grafanaRootUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").optional(),
 });
 
-const mysqlTlsSchema = z
-    .union([z.boolean(), z.string()])
-    .transform((v) => String(v))
-    .refine((v): v is MysqlTls => (MYSQL_TLS_MODES as readonly string[]).includes(v), {
-        error: (iss) => `must be true, false or skip-verify, what the mysql provider takes (got ${JSON.stringify(iss.input)})`,
-    });
-
-/** `pug:mysql` with `endpoint`: an external MySQL server. */
-export const externalMysqlSchema = z.strictObject({
-    endpoint: hostPort,
-    username: z.string({ error: "is required with endpoint" }).min(1, "is required with endpoint"),
+/** `pug:mysql` with `endpoint`: an external MySQL server, its password a string here. */
+const externalMysqlConfigSchema = externalMysqlSchema.safeExtend({
     password: z.string({ error: "is required with endpoint (set it with `pulumi config set --secret --path pug:mysql.password`)" }).min(1),
-    /** TLS to this server, for the mysql provider and for every Grafana alike. */
-    tls: mysqlTlsSchema.optional(),
-    /** host:port Grafana uses, when it differs from the endpoint `pulumi up` uses. */
-    grafanaHost: hostPort.optional(),
 });
-/** `pug:mysql` without `endpoint`: settings of the embedded MySQL. */
-export const embeddedMysqlSchema = z.strictObject({
-    image: imageReferenceSchema.optional(),
-    publishedPort: port.optional(),
-    memoryLimitMb: wholeAtLeast(256).optional(),
-});
-/** `pug:redis` with `address`: an external Redis. */
-export const externalRedisSchema = z.strictObject({
-    address: hostPort,
+/** `pug:redis` with `address`: an external Redis, its password a string here. */
+const externalRedisConfigSchema = externalRedisSchema.safeExtend({
     password: z.string({ error: "is required with address (set it with `pulumi config set --secret --path pug:redis.password`)" }).min(1),
-});
-/** `pug:redis` without `address`: settings of the embedded Redis. */
-export const embeddedRedisSchema = z.strictObject({
-    image: imageReferenceSchema.optional(),
-    memoryLimitMb: wholeAtLeast(64).optional(),
 });
 
 /** `pug:userSecrets`: per user, secrets its records refer to as `{ secret: "<name>" }` (datasource credentials). */
@@ -212,8 +186,8 @@ export function readStackSettings(config: pulumi.Config): StackSettings {
         const v = parseOrThrow(dockerConfigSchema, key("docker"), readObject(config, "docker") ?? {});
         return { ...v, nodes: v.nodes?.map((n) => ({ ...n, privateKey: n.privateKey === undefined ? undefined : pulumi.secret(n.privateKey) })) };
     });
-    const mysql = attempt((): MysqlSettings => readServerSettings(config, "mysql", "endpoint", externalMysqlSchema, embeddedMysqlSchema));
-    const redis = attempt((): RedisSettings => readServerSettings(config, "redis", "address", externalRedisSchema, embeddedRedisSchema));
+    const mysql = attempt((): MysqlSettings => readServerSettings(config, "mysql", "endpoint", externalMysqlConfigSchema, embeddedMysqlSettingsSchema));
+    const redis = attempt((): RedisSettings => readServerSettings(config, "redis", "address", externalRedisConfigSchema, liveRedisSettingsSchema));
     const grafana = attempt(() => parseOrThrow(grafanaDefaultsSchema, key("grafana"), readObject(config, "grafana") ?? {}));
     let registryGiven = false;
     const registry = attempt((): RegistrySettings | undefined => {

@@ -11,7 +11,9 @@ import { describe, expect, expectTypeOf, it } from "vitest";
 import type { z } from "zod";
 import type { datasourceSchema } from "../components/specs/datasources";
 import type { FrontProxySettings, frontProxySettingsSchema } from "../components/frontProxy";
-import type { GrafanaDefaults, grafanaDefaultsSchema, ProxySettings, proxySettingsSchema } from "../components/pugPlatform";
+import type { EmbeddedMysqlSettings, embeddedMysqlSettingsSchema } from "../components/embeddedMysql";
+import type { LiveRedisSettings, liveRedisSettingsSchema } from "../components/liveRedis";
+import type { ExternalMysqlSettings, externalMysqlSchema, ExternalRedisSettings, externalRedisSchema, GrafanaDefaults, grafanaDefaultsSchema, ProxySettings, proxySettingsSchema } from "../components/pugPlatform";
 import type { channelSchema } from "../components/specs/releaseChannels";
 import type { userRecordSchema } from "../components/users/users";
 import type { Datasource, ReleaseChannel, UserRecord } from "../components";
@@ -35,14 +37,19 @@ const PUBLIC_API: Record<string, "value" | "type"> = {
     SwarmNodesArgs: "type",
     LiveRedis: "value",
     LiveRedisArgs: "type",
+    LiveRedisSettings: "type",
     EmbeddedMysql: "value",
     EmbeddedMysqlArgs: "type",
+    EmbeddedMysqlSettings: "type",
     FrontProxy: "value",
     FrontProxyArgs: "type",
     Monitoring: "value",
     MonitoringArgs: "type",
     // what the arguments are made of
+    ExternalMysqlSettings: "type",
+    ExternalRedisSettings: "type",
     GrafanaDefaults: "type",
+    GrafanaServiceSettings: "type",
     MysqlSettings: "type",
     FrontProxySettings: "type",
     ProxyJwt: "type",
@@ -103,5 +110,9 @@ describe("the public API (components/index.ts)", () => {
         expectTypeOf<z.output<typeof grafanaDefaultsSchema>>().toEqualTypeOf<GrafanaDefaults>();
         expectTypeOf<z.output<typeof proxySettingsSchema>>().toEqualTypeOf<ProxySettings>();
         expectTypeOf<z.output<typeof frontProxySettingsSchema>>().toEqualTypeOf<FrontProxySettings>();
+        expectTypeOf<z.output<typeof embeddedMysqlSettingsSchema>>().toEqualTypeOf<EmbeddedMysqlSettings>();
+        expectTypeOf<z.output<typeof liveRedisSettingsSchema>>().toEqualTypeOf<LiveRedisSettings>();
+        expectTypeOf<Omit<ExternalMysqlSettings, "password">>().toEqualTypeOf<z.output<typeof externalMysqlSchema>>();
+        expectTypeOf<Omit<ExternalRedisSettings, "password">>().toEqualTypeOf<z.output<typeof externalRedisSchema>>();
     });
 });
