@@ -20,7 +20,7 @@ export { SwarmNodes, type SwarmNodesArgs } from "./swarmNodes";
 export { LiveRedis, type LiveRedisArgs, type LiveRedisSettings } from "./liveRedis";
 export { EmbeddedMysql, type EmbeddedMysqlArgs, type EmbeddedMysqlSettings } from "./embeddedMysql";
 export { FrontProxy, type FrontProxyArgs, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
-export { Monitoring, type MonitoringArgs } from "./monitoring";
+export { Monitoring, type MonitoringArgs, type MonitoringSettings } from "./monitoring";
 
 // The types those arguments are made of, for stacks that build them in code.
 export type { ExternalMysqlSettings, ExternalRedisSettings, GrafanaDefaults, MysqlSettings, ProxyJwtSettings, ProxySettings, RedisSettings } from "./pugPlatform";

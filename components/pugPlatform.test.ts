@@ -104,6 +104,8 @@ describe("PugPlatform", () => {
         );
         expect(() => platform("pug", [user("alice")], { redis: { mode: "external", address: "redis", password: "pw" } })).toThrow("PugPlatform pug: redis.address must be host:port");
         expect(() => platform("pug", [user("alice")], { redis: { mode: "embedded", image: "Not An Image" } })).toThrow(/redis\.image /);
+        // the monitoring is declared last, after every user: its settings are checked first all the same
+        expect(() => platform("pug", [user("alice")], { monitoring: { retention: "forever" } })).toThrow("PugPlatform pug: monitoring.retention must be a duration such as 15s, 5m or 15d");
         await settled();
         expect(mocks.resources).toEqual([]);
     });

@@ -11,7 +11,7 @@ import { FrontProxy, frontProxySettingsSchema, proxyJwtSchema, type FrontProxySe
 import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySettings } from "./grafanaImage";
 import { DEFAULT_GRAFANA_IMAGE, DEFAULT_MAX_REPLICAS, GrafanaTenant, grafanaServiceSettingsShape, grafanaTenantProblems, refineGrafanaService, type GrafanaServiceSettings, type GrafanaTenantArgs, MYSQL_TLS_MODES, type MysqlTls } from "./grafanaTenant";
 import { LiveRedis, liveRedisSettingsSchema, type LiveRedisSettings } from "./liveRedis";
-import { Monitoring, type MonitoringArgs } from "./monitoring";
+import { Monitoring, monitoringSettingsSchema, type MonitoringArgs } from "./monitoring";
 import { tenantServiceName, tenantUrl, type UrlMode } from "./specs/naming";
 import { imageReferenceSchema } from "./specs/imageReference";
 import { channelsSchema, imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./specs/releaseChannels";
@@ -233,6 +233,11 @@ export function platformProblems(args: PugPlatformArgs): string[] {
     const problems: string[] = [];
     problems.push(...serverProblems("mysql", args.mysql, externalMysqlSchema, embeddedMysqlSettingsSchema));
     problems.push(...serverProblems("redis", args.redis, externalRedisSchema, liveRedisSettingsSchema));
+    // Monitoring is declared last: its settings are checked here, before anything is registered
+    if (args.monitoring?.enabled !== false) {
+        const monitoring = z.object(monitoringSettingsSchema.shape).safeParse(args.monitoring ?? {});
+        if (!monitoring.success) problems.push(...describeFieldIssues(monitoring.error, []).map((p) => `monitoring.${p}`));
+    }
     const grafana = args.grafana ?? {};
     const defaults = grafanaDefaultsSchema.safeParse(grafana);
     if (!defaults.success) problems.push(...describeFieldIssues(defaults.error, Object.keys(grafanaDefaultsSchema.shape)).map((p) => `grafana.${p}`));

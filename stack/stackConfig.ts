@@ -4,7 +4,7 @@ import { SECRET_NAME_PATTERN } from "../components/specs/datasources";
 import { registrySchema, type RegistrySettings } from "../components/grafanaImage";
 import { embeddedMysqlSettingsSchema } from "../components/embeddedMysql";
 import { liveRedisSettingsSchema } from "../components/liveRedis";
-import { DEFAULT_PROXY_STATUS_URL } from "../components/monitoring";
+import { monitoringSettingsSchema, type MonitoringSettings } from "../components/monitoring";
 import { PUBLIC_HOST } from "../components/specs/nginxConfig";
 import { channelRegistryProblems } from "../components/specs/releaseChannels";
 import { dockerHostProblem } from "../components/swarm";
@@ -12,7 +12,7 @@ import { swarmNodesProblem, type SwarmNode } from "../components/swarmNodes";
 import type { UrlMode } from "../components/specs/naming";
 import { externalMysqlSchema, externalRedisSchema, grafanaDefaultsSchema, proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
 import { USER_ID_PATTERN } from "../components/users/users";
-import { DuplicateKeyError, hostPort, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "../components/validation";
+import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "../components/validation";
 
 /**
  * The stack's configuration: the user-facing contract of `pulumi config`. Every key is validated
@@ -21,7 +21,6 @@ import { DuplicateKeyError, hostPort, InvalidInputError, parseJsonText, parseOrT
 
 const hostName = z.string().regex(PUBLIC_HOST, "must be a host name (letters, digits, dots, dashes), optionally with :port");
 const ipAddress = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+:[0-9a-f:.]*)$/i, "must be an IP address");
-const duration = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, "must be a duration such as 15s, 5m or 15d");
 
 /** `pug:urlMode`: `path` (the default) or `subdomain`, see UrlMode. */
 const urlModeSchema = z.enum(["path", "subdomain"], {
@@ -70,21 +69,8 @@ export const dockerConfigSchema = z.strictObject({
     if (v.nodeSetup && !v.nodes?.length) ctx.addIssue({ code: "custom", message: "applies to declared nodes only: add nodes, or remove nodeSetup", path: ["nodeSetup"] });
 });
 
-/** `pug:monitoring`: Prometheus, the proxy's exporter and the operations Grafana. */
-export const monitoringSchema = z.strictObject({
-    enabled: z.boolean().default(true),
-    /** The front proxy's stub_status URL on its internal listener; null: do not scrape the proxy. */
-    proxyStatusUrl: z.union([z.string().regex(/^https?:\/\/[^/\s]+\/\S*$/, "must be an http(s) URL with a path, e.g. " + DEFAULT_PROXY_STATUS_URL), z.null()]).optional(),
-    /** Engines to scrape for a swarm PUG did not make (without pug:docker.nodes): node name → host:port. */
-    engineTargets: z.record(z.string().min(1), hostPort).optional(),
-    scrapeInterval: duration.optional(),
-    retention: duration.optional(),
-    prometheusImage: z.string().min(1).optional(),
-    nginxExporterImage: z.string().min(1).optional(),
-    grafanaImage: z.string().min(1).optional(),
-    grafanaPublishedPort: portNumber.optional(),
-    grafanaRootUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").optional(),
-});
+/** `pug:monitoring`: the monitoring's settings, and whether it runs at all. */
+export const monitoringSchema = monitoringSettingsSchema.safeExtend({ enabled: z.boolean().default(true) });
 
 /** `pug:mysql` with `endpoint`: an external MySQL server, its password a string here. */
 const externalMysqlConfigSchema = externalMysqlSchema.safeExtend({
@@ -109,7 +95,6 @@ export const userSecretsSchema = z.record(z.string(), z.record(z.string(), z.str
 export type DockerConfig = z.output<typeof dockerConfigSchema>;
 /** `pug:docker` as the platform takes it: the nodes' private keys are Pulumi secrets. */
 export type DockerSettings = Omit<DockerConfig, "nodes"> & { nodes?: SwarmNode[] };
-export type MonitoringSettings = z.output<typeof monitoringSchema>;
 
 /** The stack's settings, validated; secrets wrapped as Pulumi secrets. */
 export interface StackSettings {
@@ -124,7 +109,7 @@ export interface StackSettings {
     registry?: RegistrySettings;
     /** Each user's secrets by name, as Pulumi secrets. */
     userSecrets: Record<string, Record<string, pulumi.Output<string>>>;
-    monitoring: MonitoringSettings;
+    monitoring: MonitoringSettings & { enabled: boolean };
     proxy: ProxySettings;
 }
 

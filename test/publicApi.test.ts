@@ -13,6 +13,7 @@ import type { datasourceSchema } from "../components/specs/datasources";
 import type { FrontProxySettings, frontProxySettingsSchema } from "../components/frontProxy";
 import type { EmbeddedMysqlSettings, embeddedMysqlSettingsSchema } from "../components/embeddedMysql";
 import type { LiveRedisSettings, liveRedisSettingsSchema } from "../components/liveRedis";
+import type { MonitoringSettings, monitoringSettingsSchema } from "../components/monitoring";
 import type { ExternalMysqlSettings, externalMysqlSchema, ExternalRedisSettings, externalRedisSchema, GrafanaDefaults, grafanaDefaultsSchema, ProxySettings, proxySettingsSchema } from "../components/pugPlatform";
 import type { channelSchema } from "../components/specs/releaseChannels";
 import type { userRecordSchema } from "../components/users/users";
@@ -45,6 +46,7 @@ const PUBLIC_API: Record<string, "value" | "type"> = {
     FrontProxyArgs: "type",
     Monitoring: "value",
     MonitoringArgs: "type",
+    MonitoringSettings: "type",
     // what the arguments are made of
     ExternalMysqlSettings: "type",
     ExternalRedisSettings: "type",
@@ -112,6 +114,7 @@ describe("the public API (components/index.ts)", () => {
         expectTypeOf<z.output<typeof frontProxySettingsSchema>>().toEqualTypeOf<FrontProxySettings>();
         expectTypeOf<z.output<typeof embeddedMysqlSettingsSchema>>().toEqualTypeOf<EmbeddedMysqlSettings>();
         expectTypeOf<z.output<typeof liveRedisSettingsSchema>>().toEqualTypeOf<LiveRedisSettings>();
+        expectTypeOf<z.output<typeof monitoringSettingsSchema>>().toEqualTypeOf<MonitoringSettings>();
         expectTypeOf<Omit<ExternalMysqlSettings, "password">>().toEqualTypeOf<z.output<typeof externalMysqlSchema>>();
         expectTypeOf<Omit<ExternalRedisSettings, "password">>().toEqualTypeOf<z.output<typeof externalRedisSchema>>();
     });
