@@ -106,7 +106,7 @@ export const UPSTREAM_CONNECT_TIMEOUT_SECONDS = 2;
 /** Grafana Live's server ping interval (Centrifuge's default, which Grafana keeps), in seconds. */
 export const LIVE_PING_INTERVAL_SECONDS = 25;
 
-/** How users sign in, resolved (FrontProxySettings' auth and jwt, defaults applied). @internal */
+/** How users sign in, resolved: FrontProxySettings' auth and jwt, defaults applied (frontProxySpec). */
 export type ProxyAuth =
     /** Grafana's own login; nginx only strips identity headers. */
     | { mode: "grafana" }
