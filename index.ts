@@ -9,10 +9,12 @@ import * as pulumi from "@pulumi/pulumi";
 // PUG's own stack uses internal modules too (the config readers, the guard): it imports them one
 // by one, the public API being components/index.ts.
 import { PugPlatform } from "./components/pugPlatform";
-import { checkRemovals, previousActiveIds, previousTenantIds } from "./components/removalGuard";
-import { readStackSettings } from "./components/stackConfig";
-import { checkRestores, readUserLifecycleSettings } from "./components/userLifecycle";
-import { loadUsers, readUserSourceConfig } from "./components/userSources";
+import { checkRemovals, previousActiveIds, previousTenantIds } from "./components/users/removalGuard";
+import { readStackSettings } from "./stack/stackConfig";
+import { checkRestores } from "./components/users/userLifecycle";
+import { loadUsers } from "./components/users/userSources";
+import { readUserLifecycleSettings } from "./stack/userLifecycleConfig";
+import { readUserSourceConfig } from "./stack/userSourceConfig";
 import { InvalidInputError } from "./components/validation";
 
 // Pulumi's Node.js runtime calls the module's export when it is a function. Under CommonJS

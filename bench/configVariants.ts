@@ -13,8 +13,8 @@
  *   generated config's, so only the routing differs.
  */
 import { parse } from "nginx-conf";
-import { tenantServiceName } from "../components/naming";
-import { block, directive, nginxConfigTree, quoted, routingMaps, userLocation, type NginxDirective, type NginxProxySpec } from "../components/nginxConfig";
+import { tenantServiceName } from "../components/specs/naming";
+import { block, directive, nginxConfigTree, quoted, routingMaps, userLocation, type NginxDirective, type NginxProxySpec } from "../components/specs/nginxConfig";
 
 /** How the user in the path selects the upstream. */
 export const ROUTING_STYLES = ["map", "prefix-locations", "regex-locations"] as const;

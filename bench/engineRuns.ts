@@ -18,7 +18,7 @@
 import { execFileSync } from "child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { tenantServiceName } from "../components/naming";
+import { tenantServiceName } from "../components/specs/naming";
 import { devStackConfig, DOMAIN } from "../test/e2e/devStack";
 import { ensureDebianPackages, freeTcpPort, startSwarmHost, type SwarmHost } from "../test/e2e/dockerd";
 import { tasksOf, taskTime, updateCompleted, waitForAllServices } from "../test/e2e/engine";

@@ -11,8 +11,8 @@
  * documentation asks for them): the forged identity headers it empties, the slash redirect, the
  * status server, the client body and header limits.
  */
-import { tenantServiceName } from "../components/naming";
-import type { NginxProxySpec } from "../components/nginxConfig";
+import { tenantServiceName } from "../components/specs/naming";
+import type { NginxProxySpec } from "../components/specs/nginxConfig";
 import type { PeerProxy } from "../test/harness/proxyNamespace";
 import { eventually } from "../test/harness/proxyNamespace";
 

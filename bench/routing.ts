@@ -7,7 +7,7 @@
  * client inside the namespace. Only those users' stubs run: nginx resolves a name only when asked.
  */
 import { frontProxySpec, PROXY_LISTEN_PORT } from "../components/frontProxy";
-import { renderNginxConfig, workerSizing } from "../components/nginxConfig";
+import { renderNginxConfig, workerSizing } from "../components/specs/nginxConfig";
 import { eventually, runOption, serviceRecords, startProxyNamespace, type NginxRun, type ProxyRun } from "../test/harness/proxyNamespace";
 import { PEERS, peerProxy, type PeerName } from "./peerConfigs";
 import { startClients } from "./clients";

@@ -13,9 +13,9 @@
 import { readFileSync } from "fs";
 import * as os from "os";
 import { frontProxySpec } from "../components/frontProxy";
-import { tenantServiceName } from "../components/naming";
-import { renderNginxConfig } from "../components/nginxConfig";
-import type { NginxProxySpec } from "../components/nginxConfig";
+import { tenantServiceName } from "../components/specs/naming";
+import { renderNginxConfig } from "../components/specs/nginxConfig";
+import type { NginxProxySpec } from "../components/specs/nginxConfig";
 import { generatedRun, runOption, serviceRecords, startProxyNamespace, type ProxyNamespace, type ProxyRun } from "../test/harness/proxyNamespace";
 import { peerProxy, type PeerName } from "./peerConfigs";
 import { combined, startClients, type ClientPool } from "./clients";

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { contentHash } from "./naming";
+import { contentHash } from "./specs/naming";
 
 /**
  * Docker secrets and configs are immutable: the engine refuses to change their data. Naming each

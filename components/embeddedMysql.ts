@@ -2,14 +2,32 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { hashedSecret, secretMount, secretPath, swarmService } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
-import { safePassword } from "./passwords";
+import { z } from "zod";
+import { imageReferenceSchema } from "./specs/imageReference";
+import { safePassword } from "./specs/passwords";
+import { describeFieldIssues, portNumber, wholeAtLeast } from "./validation";
 
 const ROOT_PASSWORD_FILE = "mysql-root-password";
 const MYSQL_PORT = 3306;
 
-export interface EmbeddedMysqlArgs {
+/** What a stack sets of the embedded MySQL (`pug:mysql` without `endpoint`). */
+export interface EmbeddedMysqlSettings {
     /** The MySQL image (MySQL 8 or a compatible MariaDB). @default "mysql:8.4" */
     image?: string;
+    /** The port published in host mode on the manager. @default 3306 */
+    publishedPort?: number;
+    /** Memory limit of the task, in MiB. @default 1024 */
+    memoryLimitMb?: number;
+}
+
+/** EmbeddedMysqlSettings' schema, for the component's arguments and `pug:mysql` alike. @internal */
+export const embeddedMysqlSettingsSchema = z.strictObject({
+    image: imageReferenceSchema.optional(),
+    publishedPort: portNumber.optional(),
+    memoryLimitMb: wholeAtLeast(256).optional(),
+});
+
+export interface EmbeddedMysqlArgs extends EmbeddedMysqlSettings {
     /** Overlay networks (ids) the users' Grafanas reach MySQL on. */
     networkIds: pulumi.Input<string>[];
     /**
@@ -17,8 +35,6 @@ export interface EmbeddedMysqlArgs {
      * `<managerAddress>:<publishedPort>` to create users' databases.
      */
     managerAddress: string;
-    /** The port published in host mode on the manager. @default 3306 */
-    publishedPort?: number;
     /**
      * Placement constraints: the task must run on the node `managerAddress` names, where the port
      * is published, and stay there (the volume is local to a node).
@@ -27,8 +43,6 @@ export interface EmbeddedMysqlArgs {
     placementConstraints?: string[];
     /** Name of the Swarm service, also its DNS name on the overlay. @default "pug-mysql" */
     serviceName?: string;
-    /** Memory limit of the task, in MiB. @default 1024 */
-    memoryLimitMb?: number;
     /** How Grafanas reach the service by name (see EndpointMode). @default "vip" */
     endpointMode?: EndpointMode;
 }
@@ -49,6 +63,9 @@ export class EmbeddedMysql extends pulumi.ComponentResource {
     public readonly volume: docker.Volume;
 
     constructor(name: string, args: EmbeddedMysqlArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        // Checked before super(), which registers the component: bad arguments change nothing.
+        const settings = z.object(embeddedMysqlSettingsSchema.shape).safeParse(args);
+        if (!settings.success) throw new Error(`EmbeddedMysql ${name}: ${describeFieldIssues(settings.error, []).join("; ")}`);
         super("pug:mysql:EmbeddedMysql", name, {}, opts);
         const serviceName = args.serviceName ?? "pug-mysql";
         const publishedPort = args.publishedPort ?? MYSQL_PORT;

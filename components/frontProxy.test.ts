@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { setupPulumiMocks, settled, type MockSetup } from "../test/harness/pulumiMocks";
 
 type FrontProxyModule = typeof import("./frontProxy");
-type NginxModule = typeof import("./nginxConfig");
+type NginxModule = typeof import("./specs/nginxConfig");
 
 let mocks: MockSetup;
 let proxy: FrontProxyModule;
@@ -11,7 +11,7 @@ let nginx: NginxModule;
 beforeAll(async () => {
     mocks = await setupPulumiMocks();
     proxy = await import("./frontProxy");
-    nginx = await import("./nginxConfig");
+    nginx = await import("./specs/nginxConfig");
 });
 
 const SERVICE = "docker:index/service:Service";
@@ -71,18 +71,41 @@ describe("FrontProxy", () => {
     });
 
     it("renders jwt mode from the stack's terms, defaults filled in", async () => {
-        const { component } = await build("edge", { auth: { mode: "jwt", endpoint: "http://auth:8080/check" } });
+        const { component } = await build("edge", { auth: "jwt", jwt: { endpoint: "http://auth:8080/check" } });
         expect(component.configText).toContain("auth_request /_pug/auth;");
         expect(component.configText).toContain("auth_request_set $pug_jwt $upstream_http_x_pug_token;");
         expect(component.configText).toContain("proxy_set_header X-JWT-Assertion $pug_jwt;");
     });
 
-    it("refuses bad arguments before registering anything, naming the proxy and each problem", async () => {
+    it("refuses bad arguments before registering anything, naming the proxy, each field and its problem", async () => {
         mocks.reset();
-        expect(() => new proxy.FrontProxy("bad", { userIds: ["Alice"], networkIds: [], replicas: 0, limits: { idleTimeoutSeconds: 10 }, stopGracePeriod: "soon" })).toThrow(
-            /^FrontProxy bad: user id "Alice" is not a valid user id .*; limits\.idleTimeoutSeconds must be .* \(got 10\); replicas must be a whole number >= 1 \(got 0\); stopGracePeriod must be a duration like "30s" \(got "soon"\)$/,
+        expect(() => new proxy.FrontProxy("bad", { userIds: ["Alice"], networkIds: [], replicas: 0, idleTimeoutSeconds: 10, stopGracePeriod: "soon" })).toThrow(
+            /^FrontProxy bad: replicas must be a whole number >= 1; stopGracePeriod must be a duration like "30s"; idleTimeoutSeconds must be a whole number above Live's ping interval of 25s; userIds\.0 is not a user id \(.*\)$/,
         );
         await settled();
         expect(mocks.resources).toEqual([]);
+    });
+
+    it("names every problem of the arguments by its field, with the one schema pug:proxy is read with too", () => {
+        expect(
+            proxy.frontProxyProblems({
+                userIds: ["alice", "alice", "a.b"],
+                networkIds: [],
+                statusAllow: ["everyone"],
+                auth: "jwt",
+                jwt: { endpoint: "ftp://x", tokenHeader: "X Token" },
+            }),
+        ).toEqual([
+            "jwt.endpoint must be an http:// or https:// URL",
+            "jwt.tokenHeader must be a header name (letters, digits, dashes)",
+            "statusAllow.0 must be an IP address or CIDR",
+            expect.stringMatching(/^userIds\.2 is not a user id/),
+            'userIds.1 "alice" appears twice',
+        ]);
+        // auth and jwt go together; a field of the old shape is named with the nearest one
+        expect(proxy.frontProxyProblems({ userIds: [], networkIds: [], auth: "jwt" })).toEqual(['jwt is required when auth is "jwt" ({ endpoint, ... })']);
+        expect(proxy.frontProxyProblems({ userIds: [], networkIds: [], jwt: { endpoint: "http://auth/" } })).toEqual(['jwt applies only when auth is "jwt"']);
+        expect(proxy.frontProxyProblems({ userIds: [], networkIds: [], limits: { webSockets: 5 } } as never)).toEqual([expect.stringMatching(/^limits is not a known field \(/)]);
+        expect(proxy.frontProxyProblems({ userIds: ["alice"], networkIds: [], idleTimeoutSeconds: 26, webSockets: 1, openFilesPerWorker: 2048 })).toEqual([]);
     });
 });

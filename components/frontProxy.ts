@@ -1,20 +1,26 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
 import { configMount, hashedConfig, swarmDuration, swarmService } from "./dockerObjects";
 import { GRAFANA_PORT } from "./grafanaTenant";
-import { DEFAULT_JWT_HEADER } from "./naming";
+import { DEFAULT_JWT_HEADER } from "./specs/naming";
 import type { EndpointMode } from "./swarm";
-import { isAbsentOrWholeNumber } from "./validation";
+import { USER_ID_PATTERN } from "./users/users";
+import { describeFieldIssues, portNumber, repeats, wholeAtLeast } from "./validation";
 import {
+    ADDRESS_OR_CIDR,
+    BARE_TOKEN,
     DEFAULT_PROXY_LIMITS,
     DEFAULT_TOKEN_HEADER,
+    ENDPOINT_URL,
+    HEADER_NAME,
+    LIVE_PING_INTERVAL_SECONDS,
+    MIN_OPEN_FILES_PER_WORKER,
     nginxConfig,
-    nginxProxySpecProblems,
+    PUBLIC_HOST,
     type NginxProxySpec,
-    type ProxyAuth,
-    type ProxyLimits,
     type ProxyUrls,
-} from "./nginxConfig";
+} from "./specs/nginxConfig";
 
 /** The proxy's Swarm service, also its name on the overlay network. */
 export const DEFAULT_PROXY_SERVICE_NAME = "pug-proxy";
@@ -27,30 +33,30 @@ export const PROXY_STATUS_PORT = 8081;
 /** Where the official image reads its configuration. */
 const NGINX_CONF_PATH = "/etc/nginx/nginx.conf";
 
-/** How users sign in, as a stack states it. */
-export type FrontProxyAuth =
-    | { mode: "grafana" }
-    | {
-          mode: "jwt";
-          /** The platform's auth endpoint (http:// or https://), asked about every request. */
-          endpoint: string;
-          /** Header of the endpoint's answer that holds the signed JWT. @default "X-Pug-Token" */
-          tokenHeader?: string;
-          /** Header Grafana's [auth.jwt] reads the token from. @default "X-JWT-Assertion" */
-          grafanaHeader?: string;
-      };
+/** The platform's auth endpoint, as the proxy asks it (auth "jwt"). */
+export interface ProxyJwt {
+    /** The platform's auth endpoint (http:// or https://), asked about every request. */
+    endpoint: string;
+    /** Header of the endpoint's answer that holds the signed JWT. @default "X-Pug-Token" */
+    tokenHeader?: string;
+    /** Header the proxy passes the JWT to Grafana in, which Grafana's [auth.jwt] reads. @default "X-JWT-Assertion" */
+    grafanaHeader?: string;
+}
 
-export interface FrontProxyArgs {
-    /** Users routed to (the active ones): `/<id>/grafana/` goes to the service `grafana-<id>`. */
-    userIds: string[];
-    /** Whether the path or the host (`<id>.<domain>`) names the user. @default { mode: "path" } */
-    urls?: ProxyUrls;
-    /** How the proxy's own service is addressed on the overlay (see EndpointMode). @default "vip" */
-    endpointMode?: EndpointMode;
-    /** Overlay networks (ids) on which the users' Grafanas are reached: the Swarm's proxy network. */
-    networkIds: pulumi.Input<string>[];
-    /** How users sign in. @default { mode: "grafana" } (Grafana's own login) */
-    auth?: FrontProxyAuth;
+/**
+ * The front proxy's settings: FrontProxyArgs but the users and the networks, which the platform
+ * supplies. `pug:proxy` takes these as they are (plus the JWT's key and claims for the Grafanas).
+ */
+export interface FrontProxySettings {
+    /**
+     * How users sign in: Grafana's own login, or the platform's auth endpoint, which nginx asks
+     * about every request (auth_request) and whose signed JWT it passes to Grafana, replacing
+     * whatever the client sent.
+     * @default "grafana"
+     */
+    auth?: "grafana" | "jwt";
+    /** The auth endpoint; required when auth is "jwt", refused otherwise. */
+    jwt?: ProxyJwt;
     /** The nginx image: the official one, or one built from it. @default DEFAULT_NGINX_IMAGE */
     image?: string;
     /** Tasks, at most one per node (each publishes the port on its node). @default 2 */
@@ -67,21 +73,94 @@ export interface FrontProxyArgs {
     updateOrder?: "start-first" | "stop-first";
     /** How long a stopping task (SIGQUIT: finish requests, accept no new ones) runs before it is killed. @default "30s" */
     stopGracePeriod?: string;
-    /** Capacity and timeouts of each task. @default DEFAULT_PROXY_LIMITS */
-    limits?: Partial<ProxyLimits>;
+    /** Memory limit per task, MiB. @default 512 */
+    memoryLimitMb?: number;
+    /** Concurrent WebSockets (Grafana Live) one task must hold; each costs two connections. @default 10000 */
+    webSockets?: number;
+    /** Open files one nginx worker may use: at most the nodes' hard limit per process. @default 20000 */
+    openFilesPerWorker?: number;
+    /** Seconds a connection may stay silent before nginx drops it; above Live's 25 s ping interval. @default 90 */
+    idleTimeoutSeconds?: number;
+    /** Largest request body (dashboard imports), MiB. @default 32 */
+    clientMaxBodyMb?: number;
     /** Proxies in front (the TLS terminator) whose X-Forwarded-For/-Proto are believed. @default none */
     trustedProxies?: string[];
     /** Addresses/CIDRs that may read stub_status on port 8081. @default ["127.0.0.1"] */
     statusAllow?: string[];
-    /** DNS server that knows the users' service names. @default "127.0.0.11" (Docker's embedded DNS) */
-    resolver?: string;
-    /** Memory limit per task, MiB. @default 512 */
-    memoryLimitMb?: number;
     /** Placement constraints of the tasks. @default none */
     placementConstraints?: string[];
+}
+
+const headerName = z.string().regex(HEADER_NAME, "must be a header name (letters, digits, dashes)");
+const addressOrCidr = z.string().regex(ADDRESS_OR_CIDR, "must be an IP address or CIDR");
+
+/** The auth endpoint's fields. @internal */
+export const proxyJwtSchema = z.strictObject({
+    endpoint: z.string().regex(ENDPOINT_URL, "must be an http:// or https:// URL"),
+    tokenHeader: headerName.optional(),
+    grafanaHeader: headerName.optional(),
+});
+
+/**
+ * FrontProxySettings' schema: their one set of checks, for the component's arguments and for
+ * `pug:proxy` alike (test/publicApi.test.ts checks it gives exactly FrontProxySettings).
+ * @internal
+ */
+export const frontProxySettingsSchema = z
+    .strictObject({
+        auth: z.enum(["grafana", "jwt"], { error: 'must be "grafana" or "jwt"' }).optional(),
+        jwt: proxyJwtSchema.optional(),
+        image: z.string().min(1).optional(),
+        replicas: wholeAtLeast(1).optional(),
+        publishedPort: portNumber.optional(),
+        updateOrder: z.enum(["start-first", "stop-first"], { error: 'must be "start-first" or "stop-first"' }).optional(),
+        stopGracePeriod: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like "30s"').optional(),
+        memoryLimitMb: wholeAtLeast(64).optional(),
+        webSockets: wholeAtLeast(1).optional(),
+        openFilesPerWorker: wholeAtLeast(MIN_OPEN_FILES_PER_WORKER).optional(),
+        idleTimeoutSeconds: z
+            .number()
+            .int(`must be a whole number above Live's ping interval of ${LIVE_PING_INTERVAL_SECONDS}s`)
+            .min(LIVE_PING_INTERVAL_SECONDS + 1, `must be a whole number above Live's ping interval of ${LIVE_PING_INTERVAL_SECONDS}s`)
+            .optional(),
+        clientMaxBodyMb: wholeAtLeast(1).optional(),
+        trustedProxies: z.array(addressOrCidr).optional(),
+        statusAllow: z.array(addressOrCidr).optional(),
+        placementConstraints: z.array(z.string()).optional(),
+    })
+    .superRefine((v, ctx) => {
+        if (v.auth === "jwt" && !v.jwt) ctx.addIssue({ code: "custom", path: ["jwt"], message: 'is required when auth is "jwt" ({ endpoint, ... })' });
+        if (v.auth !== "jwt" && v.jwt) ctx.addIssue({ code: "custom", path: ["jwt"], message: 'applies only when auth is "jwt"' });
+    });
+
+export interface FrontProxyArgs extends FrontProxySettings {
+    /** Users routed to (the active ones): `/<id>/grafana/` goes to the service `grafana-<id>`. */
+    userIds: string[];
+    /** Whether the path or the host (`<id>.<domain>`) names the user. @default { mode: "path" } */
+    urls?: ProxyUrls;
+    /** How the proxy's own service is addressed on the overlay (see EndpointMode). @default "vip" */
+    endpointMode?: EndpointMode;
+    /** Overlay networks (ids) on which the users' Grafanas are reached: the Swarm's proxy network. */
+    networkIds: pulumi.Input<string>[];
+    /** DNS server that knows the users' service names. @default "127.0.0.11" (Docker's embedded DNS) */
+    resolver?: string;
     /** Name of the Swarm service. @default "pug-proxy" */
     serviceName?: string;
 }
+
+/** FrontProxyArgs' schema: the settings', and the platform's side. */
+const frontProxyArgsSchema = frontProxySettingsSchema.safeExtend({
+    userIds: z.array(z.string().regex(USER_ID_PATTERN, `is not a user id (${USER_ID_PATTERN})`)).superRefine((ids, ctx) => {
+        for (const { item, index } of repeats(ids, (id) => id)) ctx.addIssue({ code: "custom", path: [index], message: `"${item}" appears twice` });
+    }),
+    urls: z
+        .discriminatedUnion("mode", [z.strictObject({ mode: z.literal("path") }), z.strictObject({ mode: z.literal("subdomain"), domain: z.string().regex(PUBLIC_HOST, "must be a host name, optionally with :port") })])
+        .optional(),
+    endpointMode: z.enum(["vip", "dnsrr"]).optional(),
+    networkIds: z.array(z.unknown()),
+    resolver: z.string().regex(BARE_TOKEN, "must be an address or host name").optional(),
+    serviceName: z.string().min(1).optional(),
+});
 
 /** `defaults`, each replaced by the value `given` has for it unless that is undefined. */
 function withDefaults<T extends object>(defaults: T, given: Partial<T> = {}): T {
@@ -89,17 +168,14 @@ function withDefaults<T extends object>(defaults: T, given: Partial<T> = {}): T 
 }
 
 /** The nginx spec a FrontProxy with these arguments runs, defaults applied. */
-export function frontProxySpec(args: Pick<FrontProxyArgs, "userIds" | "urls" | "auth" | "limits" | "trustedProxies" | "statusAllow" | "resolver">): NginxProxySpec {
-    const auth: ProxyAuth =
-        args.auth?.mode === "jwt"
-            ? { mode: "jwt", endpoint: args.auth.endpoint, tokenHeader: args.auth.tokenHeader ?? DEFAULT_TOKEN_HEADER, grafanaHeader: args.auth.grafanaHeader ?? DEFAULT_JWT_HEADER }
-            : { mode: "grafana" };
+export function frontProxySpec(args: Omit<FrontProxyArgs, "networkIds">): NginxProxySpec {
+    const jwt = args.auth === "jwt" ? args.jwt : undefined;
     return {
         userIds: args.userIds,
         urls: args.urls ?? { mode: "path" },
         grafanaPort: GRAFANA_PORT,
-        auth,
-        limits: withDefaults(DEFAULT_PROXY_LIMITS, args.limits),
+        auth: jwt ? { mode: "jwt", endpoint: jwt.endpoint, tokenHeader: jwt.tokenHeader ?? DEFAULT_TOKEN_HEADER, grafanaHeader: jwt.grafanaHeader ?? DEFAULT_JWT_HEADER } : { mode: "grafana" },
+        limits: withDefaults(DEFAULT_PROXY_LIMITS, { webSockets: args.webSockets, openFilesPerWorker: args.openFilesPerWorker, idleTimeoutSeconds: args.idleTimeoutSeconds, clientMaxBodyMb: args.clientMaxBodyMb }),
         resolver: args.resolver ?? "127.0.0.11",
         // Docker's DNS says 600 s; a task that moved is followed within 10 s instead.
         resolverValidSeconds: 10,
@@ -110,14 +186,10 @@ export function frontProxySpec(args: Pick<FrontProxyArgs, "userIds" | "urls" | "
     };
 }
 
-/** Why these arguments cannot make a proxy, one line per problem. */
+/** Why these arguments cannot make a proxy, one line per problem naming the field. */
 export function frontProxyProblems(args: FrontProxyArgs): string[] {
-    const problems = nginxProxySpecProblems(frontProxySpec(args));
-    if (!isAbsentOrWholeNumber(args.replicas, 1)) problems.push(`replicas must be a whole number >= 1 (got ${args.replicas})`);
-    if (!isAbsentOrWholeNumber(args.publishedPort, 1, 65535)) problems.push(`publishedPort must be a port number (got ${args.publishedPort})`);
-    if (!isAbsentOrWholeNumber(args.memoryLimitMb, 64)) problems.push(`memoryLimitMb must be a whole number >= 64 (got ${args.memoryLimitMb})`);
-    if (args.stopGracePeriod !== undefined && !/^\d+(ms|s|m|h)$/.test(args.stopGracePeriod)) problems.push(`stopGracePeriod must be a duration like "30s" (got "${args.stopGracePeriod}")`);
-    return problems;
+    const parsed = frontProxyArgsSchema.safeParse(args);
+    return parsed.success ? [] : describeFieldIssues(parsed.error, Object.keys(frontProxyArgsSchema.shape));
 }
 
 /** One task at a time; a new task that does not stay healthy rolls the update back. */

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { z } from "zod";
-import { contentHash } from "./naming";
+import { contentHash } from "./specs/naming";
 
 /**
  * The Grafana image a user's service runs: the official image at a version, or, with plugins, an

@@ -10,13 +10,13 @@ const SECRET = "docker:index/secret:Secret";
 let mocks: MockSetup;
 let mod: typeof tenantModule;
 let docker: typeof import("@pulumi/docker");
-let datasourceSchema: typeof import("./datasources").datasourceSchema;
+let datasourceSchema: typeof import("./specs/datasources").datasourceSchema;
 
 beforeAll(async () => {
     mocks = await setupPulumiMocks();
     mod = await import("./grafanaTenant");
     docker = await import("@pulumi/docker");
-    ({ datasourceSchema } = await import("./datasources"));
+    ({ datasourceSchema } = await import("./specs/datasources"));
 });
 
 const baseSpec = ACME_ENVIRONMENT_SPEC;
@@ -106,21 +106,27 @@ describe("grafanaEnvironment", () => {
     });
 });
 
-describe("grafanaTenantProblem", () => {
+describe("grafanaTenantProblems", () => {
     it.each([
-        [{ replicas: 0 }, "replicas must be a whole number >= 1 (got 0)"],
-        [{ replicas: 1.5 }, "replicas must be a whole number >= 1 (got 1.5)"],
-        [{ replicas: 11 }, "replicas must be at most 10 (maxReplicas) (got 11)"],
-        [{ replicas: 30, maxReplicas: 20 }, "replicas must be at most 20 (maxReplicas) (got 30)"],
-        [{ openFilesLimit: 100 }, "openFilesLimit must be a whole number >= 1024 (got 100)"],
+        [{ replicas: 0 }, "replicas must be a whole number >= 1"],
+        [{ replicas: 1.5 }, "replicas must be a whole number >= 1"],
+        [{ replicas: 11 }, "replicas must be at most maxReplicas (10)"],
+        [{ replicas: 30, maxReplicas: 20 }, "replicas must be at most maxReplicas (20)"],
+        [{ openFilesLimit: 100 }, "openFilesLimit must be a whole number >= 1024"],
         [{ memoryLimitMb: 256, memoryReservationMb: 512 }, "memoryReservationMb (512) exceeds memoryLimitMb (256)"],
+        [{ memoryReservationMb: 1024 }, "memoryReservationMb (1024) exceeds memoryLimitMb (512)"],
         [{ liveMaxConnections: 5000, openFilesLimit: 4096 }, "openFilesLimit (4096) leaves too few descriptors for liveMaxConnections (5000)"],
     ])("%o", (args, message) => {
-        expect(mod.grafanaTenantProblem(args)).toBe(message);
+        expect(mod.grafanaTenantProblems(args)).toEqual([message]);
     });
 
-    it("accepts the defaults", () => {
-        expect(mod.grafanaTenantProblem({})).toBeUndefined();
+    it("names a limit below the floor, and the default reservation it falls under", () => {
+        expect(mod.grafanaTenantProblems({ memoryLimitMb: 64 })).toEqual(["memoryLimitMb must be a whole number >= 128", "memoryReservationMb (128) exceeds memoryLimitMb (64)"]);
+    });
+
+    it("accepts the defaults, and arguments beyond the service settings", () => {
+        expect(mod.grafanaTenantProblems({})).toEqual([]);
+        expect(mod.grafanaTenantProblems({ replicas: 10, liveMaxConnections: 0, openFilesLimit: 1024, userId: "alice" } as never)).toEqual([]);
     });
 });
 
@@ -228,7 +234,7 @@ describe("GrafanaTenant", () => {
     it("refuses bad arguments before registering anything", async () => {
         await settled();
         const before = mocks.resources.length;
-        expect(() => tenant("bad", { replicas: 0 })).toThrow('GrafanaTenant bad (user "bad"): replicas must be a whole number >= 1 (got 0)');
+        expect(() => tenant("bad", { replicas: 0 })).toThrow('GrafanaTenant bad (user "bad"): replicas must be a whole number >= 1');
         expect(() => tenant("bad2", { settings: { database: { name: "grafana_other" } } })).toThrow(
             'user "bad2": settings.database.name is refused (Grafana reads it as GF_DATABASE_NAME)',
         );
@@ -240,7 +246,7 @@ describe("GrafanaTenant", () => {
 describe("Grafana sign-in with the platform's JWTs", () => {
     it("accepts only tokens whose audience names this user, verified with the platform's key", () => {
         const acme = mod.grafanaEnvironment({ ...baseSpec, jwt: {} });
-        const globex = mod.grafanaEnvironment({ ...baseSpec, userId: "globex", jwt: { headerName: "X-Platform-Token", roleAttributePath: "role" } });
+        const globex = mod.grafanaEnvironment({ ...baseSpec, userId: "globex", jwt: { grafanaHeader: "X-Platform-Token", roleAttributePath: "role" } });
         expect(acme).toMatchObject({
             GF_AUTH_JWT_ENABLED: "true",
             GF_AUTH_JWT_HEADER_NAME: "X-JWT-Assertion",

@@ -1,11 +1,12 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { datasourceProvisioning, type TenantDatasources } from "./datasources";
+import { datasourceProvisioning, type TenantDatasources } from "./specs/datasources";
 import { configMount, durationMs, hashedSecret, secretMount, secretPath, swarmDuration, swarmService } from "./dockerObjects";
-import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./naming";
+import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, tenantRedisPrefix, tenantServiceName, tenantUrl, type UrlMode } from "./specs/naming";
 import type { EndpointMode } from "./swarm";
-import { settingsEnvironment, type GrafanaSettings, type Theme } from "./tenantSettings";
-import { isAbsentOrWholeNumber } from "./validation";
+import { settingsEnvironment, type GrafanaSettings, type Theme } from "./specs/tenantSettings";
+import { z } from "zod";
+import { describeFieldIssues, wholeAtLeast } from "./validation";
 
 /** The image every user runs unless the stack or the user says otherwise (11.3+ for Live's ha_prefix). */
 export const DEFAULT_GRAFANA_IMAGE = "grafana/grafana:12.0.2";
@@ -92,8 +93,8 @@ export const PATH_MODE_CSP_TEMPLATE = [
 
 /** How a user's Grafana reads the platform's JWTs, which the front proxy passes in jwt mode. */
 export interface GrafanaJwtSpec {
-    /** Header the proxy puts the token in. @default "X-JWT-Assertion" */
-    headerName?: string;
+    /** Header the proxy passes the token in (ProxyJwt's grafanaHeader). @default "X-JWT-Assertion" */
+    grafanaHeader?: string;
     /** Claim holding the login. @default "sub" */
     usernameClaim?: string;
     /** Claim holding the e-mail address. @default "email" */
@@ -109,7 +110,7 @@ export interface GrafanaJwtSpec {
 function jwtEnvironment(userId: string, jwt: GrafanaJwtSpec): Record<string, string> {
     return {
         GF_AUTH_JWT_ENABLED: "true",
-        GF_AUTH_JWT_HEADER_NAME: jwt.headerName ?? DEFAULT_JWT_HEADER,
+        GF_AUTH_JWT_HEADER_NAME: jwt.grafanaHeader ?? DEFAULT_JWT_HEADER,
         GF_AUTH_JWT_KEY_FILE: JWT_PUBLIC_KEY_PATH,
         GF_AUTH_JWT_EXPECT_CLAIMS: JSON.stringify({ aud: tenantJwtAudience(userId) }),
         GF_AUTH_JWT_USERNAME_CLAIM: jwt.usernameClaim ?? "sub",
@@ -227,37 +228,12 @@ export const GRAFANA_ROLLBACK_POLICY = {
     maxFailureRatio: "0",
 } as const;
 
-export interface GrafanaTenantArgs {
-    /** The user's id: names the service (`grafana-<id>`), the URL path and the Redis prefix. */
-    userId: string;
-    /** Public host: the Grafana is served at https://<domain>/<id>/grafana/ (or https://<id>.<domain>/, see urlMode). */
-    domain: string;
-    /** Where the Grafana is served (see UrlMode). @default "path" */
-    urlMode?: UrlMode;
-    /** The Grafana image (official image, or one built from it with plugins baked in). */
-    image: pulumi.Input<string>;
-    /** Credentials the Swarm pulls `image` with (a private registry). @default none: the nodes' own docker login */
-    registryAuth?: { server: string; username?: string; password?: pulumi.Input<string> };
-    /** Datasources provisioned into the Grafana (a Docker config, or a secret when they carry credentials). @default none */
-    datasources?: TenantDatasources;
+/** How a user's Grafana service runs: what `pug:grafana` sets for every user (a record may set replicas). */
+export interface GrafanaServiceSettings {
     /** Replicas of the service. @default 3 */
     replicas?: number;
     /** The most replicas allowed. @default DEFAULT_MAX_REPLICAS (10) */
     maxReplicas?: number;
-    /** Default UI theme of the user's Grafana. @default Grafana's own (dark) */
-    theme?: Theme;
-    /** grafana.ini overrides, section → key → value; only those `settingsProblems` lets through. @default none */
-    settings?: GrafanaSettings;
-    /** The user's database and the secrets bound to it. */
-    store: TenantStore;
-    /** host:port of MySQL on the overlay network. */
-    databaseHost: string;
-    /** TLS to MySQL, as `pug:mysql.tls` (the provider's modes). @default none (Grafana's default) */
-    databaseTls?: MysqlTls;
-    /** The Live Redis: its address on the overlay and the Docker secret holding its password. */
-    liveRedis: { address: string; passwordSecret: docker.Secret };
-    /** Overlay networks (ids) the service joins: the proxy's and the data network. */
-    networkIds: pulumi.Input<string>[];
     /** Grafana Live connections per replica (0 disables Live). @default 200 */
     liveMaxConnections?: number;
     /** Memory limit per replica, in MiB. @default 512 */
@@ -279,6 +255,71 @@ export interface GrafanaTenantArgs {
     maxReplicasPerNode?: number;
     /** Placement constraints of the replicas. @default none */
     placementConstraints?: string[];
+}
+
+/** The cross-field rules of GrafanaServiceSettings (each field's own are in the schema). */
+function grafanaServiceIssues(v: GrafanaServiceSettings): Array<{ path: string[]; message: string }> {
+    const issues: Array<{ path: string[]; message: string }> = [];
+    const maxReplicas = v.maxReplicas ?? DEFAULT_MAX_REPLICAS;
+    if (v.replicas !== undefined && v.replicas > maxReplicas) issues.push({ path: ["replicas"], message: `must be at most maxReplicas (${maxReplicas})` });
+    const limit = v.memoryLimitMb ?? DEFAULT_MEMORY.limitMb;
+    const reservation = v.memoryReservationMb ?? DEFAULT_MEMORY.reservationMb;
+    if (reservation > limit) issues.push({ path: ["memoryReservationMb"], message: `(${reservation}) exceeds memoryLimitMb (${limit})` });
+    if (v.liveMaxConnections !== undefined && v.openFilesLimit !== undefined && v.liveMaxConnections > v.openFilesLimit - 256) {
+        issues.push({ path: ["openFilesLimit"], message: `(${v.openFilesLimit}) leaves too few descriptors for liveMaxConnections (${v.liveMaxConnections})` });
+    }
+    return issues;
+}
+
+/** Each GrafanaServiceSettings field's schema: `pug:grafana` is these and the platform's own. @internal */
+export const grafanaServiceSettingsShape = {
+    replicas: wholeAtLeast(1).optional(),
+    maxReplicas: wholeAtLeast(1).optional(),
+    liveMaxConnections: z.number().int("must be a whole number >= -1").min(-1, "must be a whole number >= -1").optional(),
+    memoryLimitMb: wholeAtLeast(128).optional(),
+    memoryReservationMb: wholeAtLeast(0).optional(),
+    openFilesLimit: wholeAtLeast(1024).optional(),
+    entrypoint: z.string().min(1).optional(),
+    spreadOver: z.string().min(1).optional(),
+    maxReplicasPerNode: wholeAtLeast(1).optional(),
+    placementConstraints: z.array(z.string()).optional(),
+};
+
+/** Adds the cross-field rules' issues to a zod refinement: one place for them, whichever schema reads the settings. @internal */
+export function refineGrafanaService(v: GrafanaServiceSettings, ctx: z.RefinementCtx): void {
+    for (const issue of grafanaServiceIssues(v)) ctx.addIssue({ code: "custom", ...issue });
+}
+
+/** GrafanaServiceSettings' schema (other fields of the arguments pass through unchecked). */
+const grafanaServiceSettingsSchema = z.object(grafanaServiceSettingsShape).superRefine(refineGrafanaService);
+
+export interface GrafanaTenantArgs extends GrafanaServiceSettings {
+    /** The user's id: names the service (`grafana-<id>`), the URL path and the Redis prefix. */
+    userId: string;
+    /** Public host: the Grafana is served at https://<domain>/<id>/grafana/ (or https://<id>.<domain>/, see urlMode). */
+    domain: string;
+    /** Where the Grafana is served (see UrlMode). @default "path" */
+    urlMode?: UrlMode;
+    /** The Grafana image (official image, or one built from it with plugins baked in). */
+    image: pulumi.Input<string>;
+    /** Credentials the Swarm pulls `image` with (a private registry). @default none: the nodes' own docker login */
+    registryAuth?: { server: string; username?: string; password?: pulumi.Input<string> };
+    /** Datasources provisioned into the Grafana (a Docker config, or a secret when they carry credentials). @default none */
+    datasources?: TenantDatasources;
+    /** Default UI theme of the user's Grafana. @default Grafana's own (dark) */
+    theme?: Theme;
+    /** grafana.ini overrides, section → key → value; only those `settingsProblems` lets through. @default none */
+    settings?: GrafanaSettings;
+    /** The user's database and the secrets bound to it. */
+    store: TenantStore;
+    /** host:port of MySQL on the overlay network. */
+    databaseHost: string;
+    /** TLS to MySQL, as `pug:mysql.tls` (the provider's modes). @default none (Grafana's default) */
+    databaseTls?: MysqlTls;
+    /** The Live Redis: its address on the overlay and the Docker secret holding its password. */
+    liveRedis: { address: string; passwordSecret: docker.Secret };
+    /** Overlay networks (ids) the service joins: the proxy's and the data network. */
+    networkIds: pulumi.Input<string>[];
     /**
      * Sign-in with the platform's JWTs (front proxy in jwt mode): tokens must be signed by the key
      * in `publicKey` (a Docker config holding the PEM) and name this user as their audience.
@@ -289,23 +330,10 @@ export interface GrafanaTenantArgs {
     endpointMode?: EndpointMode;
 }
 
-/** Why these arguments cannot make a service, or undefined. */
-export function grafanaTenantProblem(
-    args: Pick<GrafanaTenantArgs, "replicas" | "maxReplicas" | "maxReplicasPerNode" | "openFilesLimit" | "liveMaxConnections" | "memoryLimitMb" | "memoryReservationMb">,
-): string | undefined {
-    if (!isAbsentOrWholeNumber(args.replicas, 1)) return `replicas must be a whole number >= 1 (got ${args.replicas})`;
-    const maxReplicas = args.maxReplicas ?? DEFAULT_MAX_REPLICAS;
-    if (args.replicas !== undefined && args.replicas > maxReplicas) return `replicas must be at most ${maxReplicas} (maxReplicas) (got ${args.replicas})`;
-    if (!isAbsentOrWholeNumber(args.maxReplicasPerNode, 1)) return `maxReplicasPerNode must be a whole number >= 1 (got ${args.maxReplicasPerNode})`;
-    if (!isAbsentOrWholeNumber(args.liveMaxConnections, -1)) return `liveMaxConnections must be a whole number >= -1 (got ${args.liveMaxConnections})`;
-    if (!isAbsentOrWholeNumber(args.openFilesLimit, 1024)) return `openFilesLimit must be a whole number >= 1024 (got ${args.openFilesLimit})`;
-    const limit = args.memoryLimitMb ?? DEFAULT_MEMORY.limitMb;
-    const reservation = args.memoryReservationMb ?? DEFAULT_MEMORY.reservationMb;
-    if (reservation > limit) return `memoryReservationMb (${reservation}) exceeds memoryLimitMb (${limit})`;
-    if (args.liveMaxConnections !== undefined && args.openFilesLimit !== undefined && args.liveMaxConnections > args.openFilesLimit - 256) {
-        return `openFilesLimit (${args.openFilesLimit}) leaves too few descriptors for liveMaxConnections (${args.liveMaxConnections})`;
-    }
-    return undefined;
+/** Why these arguments cannot make a service, one line per problem naming the field. */
+export function grafanaTenantProblems(args: GrafanaServiceSettings): string[] {
+    const parsed = grafanaServiceSettingsSchema.safeParse(args);
+    return parsed.success ? [] : describeFieldIssues(parsed.error, Object.keys(grafanaServiceSettingsShape));
 }
 
 /**
@@ -321,8 +349,8 @@ export class GrafanaTenant extends pulumi.ComponentResource {
     constructor(name: string, args: GrafanaTenantArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // Everything that can be refused is checked before super(), which registers the component:
         // a bad argument leaves the stack untouched.
-        const problem = grafanaTenantProblem(args);
-        if (problem) throw new Error(`GrafanaTenant ${name} (user "${args.userId}"): ${problem}`);
+        const problems = grafanaTenantProblems(args);
+        if (problems.length) throw new Error(`GrafanaTenant ${name} (user "${args.userId}"): ${problems.join("; ")}`);
         const env = grafanaEnvironment({
             userId: args.userId,
             domain: args.domain,

@@ -17,20 +17,21 @@ export { GrafanaImage, type GrafanaImageArgs } from "./grafanaImage";
 export { TenantDatabase, type TenantDatabaseArgs } from "./tenantDatabase";
 export { Swarm, type SwarmArgs } from "./swarm";
 export { SwarmNodes, type SwarmNodesArgs } from "./swarmNodes";
-export { LiveRedis, type LiveRedisArgs } from "./liveRedis";
-export { EmbeddedMysql, type EmbeddedMysqlArgs } from "./embeddedMysql";
-export { FrontProxy, type FrontProxyArgs } from "./frontProxy";
-export { Monitoring, type MonitoringArgs } from "./monitoring";
+export { LiveRedis, type LiveRedisArgs, type LiveRedisSettings } from "./liveRedis";
+export { EmbeddedMysql, type EmbeddedMysqlArgs, type EmbeddedMysqlSettings } from "./embeddedMysql";
+export { FrontProxy, type FrontProxyArgs, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
+export { Monitoring, type MonitoringArgs, type MonitoringSettings } from "./monitoring";
 
 // The types those arguments are made of, for stacks that build them in code.
-export type { GrafanaDefaults, MysqlSettings, ProxyJwtSettings, ProxySettings, RedisSettings } from "./pugPlatform";
+export type { ExternalMysqlSettings, ExternalRedisSettings, GrafanaDefaults, MysqlSettings, ProxyJwtSettings, ProxySettings, RedisSettings } from "./pugPlatform";
+export type { GrafanaServiceSettings } from "./grafanaTenant";
 export type { RegistrySettings } from "./grafanaImage";
-export type { ReleaseChannel } from "./releaseChannels";
+export type { ReleaseChannel } from "./specs/releaseChannels";
 export type { SwarmNode } from "./swarmNodes";
-export type { UrlMode } from "./naming";
-export type { Datasource } from "./datasources";
+export type { UrlMode } from "./specs/naming";
+export type { Datasource } from "./specs/datasources";
 
 // Users: where the list comes from and how it is validated (the same rules as PUG's own stack).
-export { parseUserList, type UserListOptions, type UserRecord } from "./users";
-export { loadUsers, type UserSource, InlineUserSource, FileUserSource, HttpUserSource, type HttpUserSourceArgs, UserSourceError } from "./userSources";
+export { parseUserList, type UserListOptions, type UserRecord } from "./users/users";
+export { loadUsers, type UserSource, InlineUserSource, FileUserSource, HttpUserSource, type HttpUserSourceArgs, UserSourceError } from "./users/userSources";
 export { InvalidInputError } from "./validation";

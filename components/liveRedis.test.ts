@@ -57,3 +57,19 @@ describe("EmbeddedMysql", () => {
         expect(mocks.one("docker:index/secret:Secret", "db-root-password").secretPaths).toContain("data");
     });
 });
+
+describe("arguments", () => {
+    it("are refused before anything is registered, naming the component and each field", async () => {
+        const { LiveRedis } = await import("./liveRedis");
+        const { EmbeddedMysql } = await import("./embeddedMysql");
+        const before = mocks.resources.length;
+        expect(() => new LiveRedis("bad-live", { networkIds: [], memoryLimitMb: 32, image: "redis:7 --protected-mode no" })).toThrow(
+            /^LiveRedis bad-live: image .*; memoryLimitMb must be a whole number >= 64$/,
+        );
+        expect(() => new EmbeddedMysql("bad-db", { networkIds: [], managerAddress: "m", publishedPort: 70000, memoryLimitMb: 128 })).toThrow(
+            "EmbeddedMysql bad-db: publishedPort must be a port number (1-65535); memoryLimitMb must be a whole number >= 256",
+        );
+        await settled();
+        expect(mocks.resources.length).toBe(before);
+    });
+});

@@ -2,18 +2,31 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { hashedSecret, secretMount, secretPath, swarmService } from "./dockerObjects";
 import type { EndpointMode } from "./swarm";
-import { safePassword } from "./passwords";
+import { z } from "zod";
+import { imageReferenceSchema } from "./specs/imageReference";
+import { safePassword } from "./specs/passwords";
+import { describeFieldIssues, wholeAtLeast } from "./validation";
 
 const PASSWORD_FILE = "live-redis-password";
 const REDIS_PORT = 6379;
 
-export interface LiveRedisArgs {
+/** What a stack sets of the embedded Redis (`pug:redis` without `address`). */
+export interface LiveRedisSettings {
     /** The Redis image. @default "redis:7.4-alpine" */
     image?: string;
-    /** Overlay networks (ids) the users' Grafanas reach Redis on. */
-    networkIds: pulumi.Input<string>[];
     /** Memory limit of the task, in MiB; Live keeps only presence and the last frames. @default 256 */
     memoryLimitMb?: number;
+}
+
+/** LiveRedisSettings' schema, for the component's arguments and `pug:redis` alike. @internal */
+export const liveRedisSettingsSchema = z.strictObject({
+    image: imageReferenceSchema.optional(),
+    memoryLimitMb: wholeAtLeast(64).optional(),
+});
+
+export interface LiveRedisArgs extends LiveRedisSettings {
+    /** Overlay networks (ids) the users' Grafanas reach Redis on. */
+    networkIds: pulumi.Input<string>[];
     /** Name of the Swarm service, also its DNS name on the overlay. @default "pug-live-redis" */
     serviceName?: string;
     /** The uid redis-server runs as and that owns the password file (the official images' `redis`). @default "999" */
@@ -62,6 +75,9 @@ export class LiveRedis extends pulumi.ComponentResource {
     public readonly service: docker.Service;
 
     constructor(name: string, args: LiveRedisArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        // Checked before super(), which registers the component: bad arguments change nothing.
+        const settings = z.object(liveRedisSettingsSchema.shape).safeParse(args);
+        if (!settings.success) throw new Error(`LiveRedis ${name}: ${describeFieldIssues(settings.error, []).join("; ")}`);
         super("pug:redis:LiveRedis", name, {}, opts);
         const serviceName = args.serviceName ?? "pug-live-redis";
         const memoryLimitMb = args.memoryLimitMb ?? 256;

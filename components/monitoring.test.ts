@@ -6,7 +6,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { plainTextPaths, settled, setupPulumiMocks, type MockSetup } from "../test/harness/pulumiMocks";
-import { EXPORTER_METRICS, metricNamesIn, PUBLISHED_METRIC_NAMES } from "./exporterMetrics";
+import { EXPORTER_METRICS, metricNamesIn, PUBLISHED_METRIC_NAMES } from "./specs/exporterMetrics";
 import type * as monitoringModule from "./monitoring";
 
 let mocks: MockSetup;
@@ -179,8 +179,12 @@ describe("the Monitoring component", () => {
         expect(scrapeJobs(decode(promConfig.inputs.data)).map((j) => j.job_name)).not.toContain("nginx");
     });
 
-    it("refuses a status URL that is not one, before registering anything", async () => {
-        expect(() => new m.Monitoring("bad", { users: [], networkIds: [], proxyStatusUrl: "pug-proxy:8081" })).toThrow(/proxyStatusUrl "pug-proxy:8081" must be an http\(s\) URL/);
+    it("refuses bad arguments, each field named, before registering anything", async () => {
+        expect(() => new m.Monitoring("bad", { users: [], networkIds: [], proxyStatusUrl: "pug-proxy:8081" })).toThrow(/^Monitoring bad: proxyStatusUrl must be an http\(s\) URL with a path/);
+        // what pug:monitoring refuses, the component refuses too: one schema
+        expect(() => new m.Monitoring("bad", { users: ["a", "a"], networkIds: [], retention: "a while", grafanaPublishedPort: 0, engineTargets: { n1: "n1" } })).toThrow(
+            'Monitoring bad: engineTargets.n1 must be host:port; retention must be a duration such as 15s, 5m or 15d; grafanaPublishedPort must be a whole number >= 1; user "a" appears twice',
+        );
         await settled();
         expect(mocks.ofType("docker:index/service:Service")).toEqual([]);
     });

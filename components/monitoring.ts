@@ -3,13 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
+import { z } from "zod";
 import { configMount, hashedConfig, hashedSecret, secretMount, secretPath, swarmService } from "./dockerObjects";
 import { DEFAULT_PROXY_SERVICE_NAME, PROXY_STATUS_PORT } from "./frontProxy";
 import { DEFAULT_GRAFANA_IMAGE, GRAFANA_PORT } from "./grafanaTenant";
-import { tenantPath, tenantServiceName, type UrlMode } from "./naming";
-import { STATUS_PATH } from "./nginxConfig";
+import { tenantPath, tenantServiceName, type UrlMode } from "./specs/naming";
+import { STATUS_PATH } from "./specs/nginxConfig";
 import type { EndpointMode } from "./swarm";
-import { safePassword } from "./passwords";
+import { safePassword } from "./specs/passwords";
+import { describeFieldIssues, hostPort, portNumber, repeats } from "./validation";
 
 export const DEFAULT_PROMETHEUS_IMAGE = "prom/prometheus:v3.5.0";
 export const DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.2";
@@ -88,15 +90,8 @@ export function dashboardProvisioning(): string {
     });
 }
 
-export interface MonitoringArgs {
-    /** Active users' ids: each user's Grafana replicas are scraped. */
-    users: string[];
-    /** Where users' Grafanas serve, which decides the path of their /metrics. @default "path" */
-    urlMode?: UrlMode;
-    /** How the services are addressed on the overlay (see EndpointMode). @default "vip" */
-    endpointMode?: EndpointMode;
-    /** Overlay networks (ids) shared with the users' Grafanas and the proxy. */
-    networkIds: pulumi.Input<string>[];
+/** What a stack sets of the monitoring (`pug:monitoring`, beside whether it is enabled). */
+export interface MonitoringSettings {
     /** Docker engines' metrics endpoints (host:port) by node name. @default none (an existing swarm: PUG does not know its nodes) */
     engineTargets?: Record<string, string>;
     /** The front proxy's stub_status URL (an internal listener); null: do not scrape the proxy. @default DEFAULT_PROXY_STATUS_URL */
@@ -105,14 +100,42 @@ export interface MonitoringArgs {
     scrapeInterval?: string;
     /** How long Prometheus keeps samples. @default "15d" */
     retention?: string;
-    /** Images. @default DEFAULT_PROMETHEUS_IMAGE, DEFAULT_NGINX_EXPORTER_IMAGE, the users' default Grafana image */
+    /** The Prometheus image. @default DEFAULT_PROMETHEUS_IMAGE */
     prometheusImage?: string;
+    /** The nginx exporter's image. @default DEFAULT_NGINX_EXPORTER_IMAGE */
     nginxExporterImage?: string;
+    /** The operations Grafana's image. @default the users' default Grafana image */
     grafanaImage?: string;
     /** Publish the operations Grafana on this port of the node running it (host mode). @default not published (reach it through the proxy network, or an SSH tunnel) */
     grafanaPublishedPort?: number;
     /** The operations Grafana's public URL (root_url). @default Grafana's own (http://localhost:3000/) */
     grafanaRootUrl?: string;
+}
+
+const duration = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, "must be a duration such as 15s, 5m or 15d");
+
+/** MonitoringSettings' schema, for the component's arguments and `pug:monitoring` alike. @internal */
+export const monitoringSettingsSchema = z.strictObject({
+    engineTargets: z.record(z.string().min(1), hostPort).optional(),
+    proxyStatusUrl: z.union([z.string().regex(/^https?:\/\/[^/\s]+\/\S*$/, `must be an http(s) URL with a path, e.g. ${DEFAULT_PROXY_STATUS_URL}`), z.null()]).optional(),
+    scrapeInterval: duration.optional(),
+    retention: duration.optional(),
+    prometheusImage: z.string().min(1).optional(),
+    nginxExporterImage: z.string().min(1).optional(),
+    grafanaImage: z.string().min(1).optional(),
+    grafanaPublishedPort: portNumber.optional(),
+    grafanaRootUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").optional(),
+});
+
+export interface MonitoringArgs extends MonitoringSettings {
+    /** Active users' ids: each user's Grafana replicas are scraped. */
+    users: string[];
+    /** Where users' Grafanas serve, which decides the path of their /metrics. @default "path" */
+    urlMode?: UrlMode;
+    /** How the services are addressed on the overlay (see EndpointMode). @default "vip" */
+    endpointMode?: EndpointMode;
+    /** Overlay networks (ids) shared with the users' Grafanas and the proxy. */
+    networkIds: pulumi.Input<string>[];
     /** Placement of Prometheus (its data is a volume on the node it runs on). @default ["node.role == manager"] */
     prometheusConstraints?: string[];
 }
@@ -131,12 +154,11 @@ export class Monitoring extends pulumi.ComponentResource {
 
     constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // Refused before super(), which registers the component: a bad argument changes nothing.
+        const settings = z.object(monitoringSettingsSchema.shape).safeParse(args);
+        const problems = settings.success ? [] : describeFieldIssues(settings.error, []);
+        problems.push(...repeats(args.users, (u) => u).map(({ item }) => `user "${item}" appears twice`));
+        if (problems.length) throw new Error(`Monitoring ${name}: ${problems.join("; ")}`);
         const proxyStatusUrl = args.proxyStatusUrl === undefined ? DEFAULT_PROXY_STATUS_URL : args.proxyStatusUrl;
-        if (proxyStatusUrl !== null && !/^https?:\/\/[^/\s]+\/\S*$/.test(proxyStatusUrl)) {
-            throw new Error(`Monitoring ${name}: proxyStatusUrl "${proxyStatusUrl}" must be an http(s) URL with a path, e.g. ${DEFAULT_PROXY_STATUS_URL}`);
-        }
-        const duplicate = args.users.find((u, i) => args.users.indexOf(u) !== i);
-        if (duplicate) throw new Error(`Monitoring ${name}: user "${duplicate}" appears twice`);
         super("pug:monitoring:Monitoring", name, {}, opts);
 
         // What the three services share: one task each, on the same networks, restarted alike

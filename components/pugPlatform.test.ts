@@ -5,8 +5,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { settled, setupPulumiMocks, type MockSetup } from "../test/harness/pulumiMocks";
 import type * as platformModule from "./pugPlatform";
-import type { GrafanaSettings } from "./tenantSettings";
-import type { UserRecord } from "./users";
+import type { GrafanaSettings } from "./specs/tenantSettings";
+import type { UserRecord } from "./users/users";
 
 let mocks: MockSetup;
 let p: typeof platformModule;
@@ -57,6 +57,55 @@ describe("PugPlatform", () => {
         for (const settings of spellings) {
             expect(() => platform("pug", [user("mallory", { settings })]), JSON.stringify(settings)).toThrow(/mallory/);
         }
+        await settled();
+        expect(mocks.resources).toEqual([]);
+    });
+
+    it("keeps an external server's password secret even when a caller passes it as a plain string", async () => {
+        platform("pug", [user("alice")], {
+            mysql: { mode: "external", endpoint: "mysql.internal:3306", username: "pug_admin", password: "plain-mysql-pw" },
+            redis: { mode: "external", address: "redis.internal:6379", password: "plain-redis-pw" },
+        });
+        await settled();
+        const [provider] = mocks.ofType("pulumi:providers:mysql");
+        expect(provider.inputs.password).toBe("plain-mysql-pw");
+        expect(provider.secretPaths).toContain("password");
+        const redisSecret = mocks.ofType("docker:index/secret:Secret").find((r) => r.name.endsWith("live-redis-password"))!;
+        expect(redisSecret.secretPaths).toContain("data");
+    });
+
+    it("passes pug:proxy's settings to the front proxy as they are, and the JWT's header and claims to every user's Grafana", async () => {
+        const publicKey = (await import("crypto")).generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
+        platform("pug", [user("alice")], {
+            proxy: { auth: "jwt", jwt: { endpoint: "http://auth.internal/check", publicKey, grafanaHeader: "X-Platform-Jwt", roleAttributePath: "role" }, webSockets: 500, replicas: 3 },
+        });
+        await settled();
+        const conf = Buffer.from(mocks.ofType("docker:index/serviceConfig:ServiceConfig").find((c) => c.inputs.name.startsWith("pug-proxy-nginx-conf"))!.inputs.data, "base64").toString();
+        expect(conf).toContain("proxy_set_header X-Platform-Jwt $pug_jwt;");
+        expect(conf).toContain("auth_request /_pug/auth;");
+        const services = mocks.ofType("docker:index/service:Service");
+        expect(services.find((s) => s.inputs.name === "pug-proxy")!.inputs.mode.replicated.replicas).toBe(3);
+        const env: Record<string, string> = services.find((s) => s.inputs.name === "grafana-alice")!.inputs.taskSpec.containerSpec.env;
+        expect(Object.entries(env)).toEqual(expect.arrayContaining([["GF_AUTH_JWT_HEADER_NAME", "X-Platform-Jwt"], ["GF_AUTH_JWT_ROLE_ATTRIBUTE_PATH", "role"]]));
+    });
+
+    it("checks its proxy argument with pug:proxy's schema: a library caller gets the stack's messages", async () => {
+        expect(() => platform("pug", [user("alice")], { proxy: { auth: "jwt" } })).toThrow('PugPlatform pug: proxy.jwt is required when auth is "jwt"');
+        expect(() => platform("pug", [user("alice")], { proxy: { auth: "jwt", jwt: { endpoint: "http://a/", publicKey: "-----BEGIN PRIVATE KEY-----" } } })).toThrow(/proxy\.jwt\.publicKey is a private key/);
+        expect(() => platform("pug", [user("alice")], { proxy: { idleTimeoutSeconds: 5 } })).toThrow(/proxy\.idleTimeoutSeconds must be a whole number above Live's ping interval/);
+        await settled();
+        expect(mocks.resources).toEqual([]);
+    });
+
+    it("checks its mysql and redis arguments with the schemas pug:mysql and pug:redis are read with", async () => {
+        expect(() => platform("pug", [user("alice")], { mysql: { mode: "embedded", memoryLimitMb: 10 } })).toThrow("PugPlatform pug: mysql.memoryLimitMb must be a whole number >= 256");
+        expect(() => platform("pug", [user("alice")], { mysql: { mode: "external", endpoint: "db:3306", username: "pug", password: "", tls: "preferred" as never } })).toThrow(
+            /mysql\.tls must be true, false or skip-verify[\s\S]*mysql\.password is required/,
+        );
+        expect(() => platform("pug", [user("alice")], { redis: { mode: "external", address: "redis", password: "pw" } })).toThrow("PugPlatform pug: redis.address must be host:port");
+        expect(() => platform("pug", [user("alice")], { redis: { mode: "embedded", image: "Not An Image" } })).toThrow(/redis\.image /);
+        // the monitoring is declared last, after every user: its settings are checked first all the same
+        expect(() => platform("pug", [user("alice")], { monitoring: { retention: "forever" } })).toThrow("PugPlatform pug: monitoring.retention must be a duration such as 15s, 5m or 15d");
         await settled();
         expect(mocks.resources).toEqual([]);
     });

@@ -2,21 +2,25 @@ import * as docker from "@pulumi/docker";
 import * as mysql from "@pulumi/mysql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { datasourceSecretProblems } from "./datasources";
+import { createPublicKey } from "crypto";
+import { z } from "zod";
+import { datasourceSecretProblems } from "./specs/datasources";
 import { hashedConfig, hashedSecret } from "./dockerObjects";
-import { EmbeddedMysql } from "./embeddedMysql";
-import { FrontProxy, frontProxyProblems, type FrontProxyArgs } from "./frontProxy";
+import { EmbeddedMysql, embeddedMysqlSettingsSchema, type EmbeddedMysqlSettings } from "./embeddedMysql";
+import { FrontProxy, frontProxySettingsSchema, proxyJwtSchema, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
 import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySettings } from "./grafanaImage";
-import { DEFAULT_GRAFANA_IMAGE, GrafanaTenant, grafanaTenantProblem, type GrafanaTenantArgs, type MysqlTls } from "./grafanaTenant";
-import { LiveRedis } from "./liveRedis";
-import { Monitoring, type MonitoringArgs } from "./monitoring";
-import { tenantServiceName, tenantUrl, type UrlMode } from "./naming";
-import { imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./releaseChannels";
+import { DEFAULT_GRAFANA_IMAGE, DEFAULT_MAX_REPLICAS, GrafanaTenant, grafanaServiceSettingsShape, grafanaTenantProblems, refineGrafanaService, type GrafanaServiceSettings, type GrafanaTenantArgs, MYSQL_TLS_MODES, type MysqlTls } from "./grafanaTenant";
+import { LiveRedis, liveRedisSettingsSchema, type LiveRedisSettings } from "./liveRedis";
+import { Monitoring, monitoringSettingsSchema, type MonitoringArgs } from "./monitoring";
+import { tenantServiceName, tenantUrl, type UrlMode } from "./specs/naming";
+import { imageReferenceSchema } from "./specs/imageReference";
+import { channelsSchema, imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./specs/releaseChannels";
 import { Swarm, type SwarmArgs } from "./swarm";
 import { TenantDatabase } from "./tenantDatabase";
-import { settingsProblemLines } from "./tenantSettings";
-import { checkRestores } from "./userLifecycle";
-import type { UserRecord } from "./users";
+import { settingsProblemLines } from "./specs/tenantSettings";
+import { checkRestores } from "./users/userLifecycle";
+import type { UserRecord } from "./users/users";
+import { describeFieldIssues, hostPort, repeats, wholeAtLeast } from "./validation";
 
 /*
  * The settings PugPlatform takes, as plain types of PUG's own: the stack's config reader
@@ -26,69 +30,143 @@ import type { UserRecord } from "./users";
  * consumer without esModuleInterop or skipLibCheck cannot type-check).
  */
 
+/** A MySQL server of yours (`pug:mysql` with `endpoint`). */
+export interface ExternalMysqlSettings {
+    /** host:port `pulumi up` reaches the server at (the mysql provider). */
+    endpoint: string;
+    username: string;
+    /** Made a Pulumi secret however it is passed. */
+    password: pulumi.Input<string>;
+    /** TLS to the server, for the mysql provider and every Grafana alike. @default none */
+    tls?: MysqlTls;
+    /** host:port the Grafanas reach the server at, when it differs from `endpoint`. @default endpoint */
+    grafanaHost?: string;
+}
+
 /** MySQL for the users' databases: a server of yours, or one PUG runs in the Swarm. */
-export type MysqlSettings =
-    | { mode: "external"; endpoint: string; username: string; password: pulumi.Output<string>; tls?: MysqlTls; grafanaHost?: string }
-    | { mode: "embedded"; image?: string; publishedPort?: number; memoryLimitMb?: number };
+export type MysqlSettings = ({ mode: "external" } & ExternalMysqlSettings) | ({ mode: "embedded" } & EmbeddedMysqlSettings);
+
+/** A Redis of yours for Grafana Live (`pug:redis` with `address`). */
+export interface ExternalRedisSettings {
+    /** host:port the Grafanas reach it at. */
+    address: string;
+    /** Made a Pulumi secret however it is passed. */
+    password: pulumi.Input<string>;
+}
 
 /** Redis for Grafana Live: a server of yours, or one PUG runs in the Swarm. */
-export type RedisSettings =
-    | { mode: "external"; address: string; password: pulumi.Output<string> }
-    | { mode: "embedded"; image?: string; memoryLimitMb?: number };
+export type RedisSettings = ({ mode: "external" } & ExternalRedisSettings) | ({ mode: "embedded" } & LiveRedisSettings);
 
-/** Defaults for every user's Grafana (`pug:grafana`). */
-export interface GrafanaDefaults {
+const mysqlTlsSchema = z
+    .union([z.boolean(), z.string()])
+    .transform((v) => String(v))
+    .refine((v): v is MysqlTls => (MYSQL_TLS_MODES as readonly string[]).includes(v), {
+        error: (iss) => `must be true, false or skip-verify, what the mysql provider takes (got ${JSON.stringify(iss.input)})`,
+    });
+
+/**
+ * ExternalMysqlSettings' schema but the password, which the stack's config gives as a string and
+ * a library caller as any Input. @internal
+ */
+export const externalMysqlSchema = z.strictObject({
+    endpoint: hostPort,
+    username: z.string({ error: "is required with endpoint" }).min(1, "is required with endpoint"),
+    tls: mysqlTlsSchema.optional(),
+    grafanaHost: hostPort.optional(),
+});
+/** ExternalRedisSettings' schema but the password (see externalMysqlSchema). @internal */
+export const externalRedisSchema = z.strictObject({ address: hostPort });
+
+/** Problems of a server setting, named under `key`: the external schema with a password required, or the embedded one. */
+function serverProblems(key: string, settings: { mode: string; password?: unknown } | undefined, external: z.ZodObject, embedded: z.ZodObject): string[] {
+    if (settings === undefined) return [];
+    const { mode, ...fields } = settings;
+    const schema = mode === "external" ? external.safeExtend({ password: z.custom((v) => v !== undefined && v !== "", "is required") }) : embedded;
+    const parsed = schema.safeParse(fields);
+    return parsed.success ? [] : describeFieldIssues(parsed.error, Object.keys(schema.shape)).map((p) => `${key}.${p}`);
+}
+
+/** Defaults for every user's Grafana (`pug:grafana`): its service settings, its image or release channels. */
+export interface GrafanaDefaults extends GrafanaServiceSettings {
     /** The image of every user when no channels are declared. @default DEFAULT_GRAFANA_IMAGE */
     image?: string;
+    /** Replicas of a user who names none. @default 3 */
     replicas: number;
-    /** The most replicas a user record may ask for. */
+    /** The most replicas a user record may ask for. @default DEFAULT_MAX_REPLICAS (10) */
     maxReplicas: number;
-    liveMaxConnections?: number;
-    memoryLimitMb?: number;
-    memoryReservationMb?: number;
-    openFilesLimit?: number;
-    maxReplicasPerNode?: number;
-    placementConstraints?: string[];
-    spreadOver?: string;
-    entrypoint?: string;
     /** Release channels by name (see releaseChannels.ts). */
     channels?: Record<string, ReleaseChannel>;
     /** The channel of users who name none. */
     defaultChannel?: string;
 }
 
-/** The platform's auth endpoint and the key its tokens are signed with (`pug:proxy.jwt`). */
-export interface ProxyJwtSettings {
-    endpoint: string;
-    /** PEM public key. */
+/**
+ * GrafanaDefaults' schema: the service settings' (GrafanaTenant's rules), the image or the
+ * channels (releaseChannels' rules). `pug:grafana` is read with it, and PugPlatform checks its
+ * `grafana` argument with it. @internal
+ */
+export const grafanaDefaultsSchema = z
+    .strictObject({
+        ...grafanaServiceSettingsShape,
+        image: imageReferenceSchema.optional(),
+        replicas: wholeAtLeast(1).default(3),
+        maxReplicas: wholeAtLeast(1).default(DEFAULT_MAX_REPLICAS),
+        channels: channelsSchema.optional(),
+        defaultChannel: z.string().optional(),
+    })
+    .superRefine((v, ctx) => {
+        refineGrafanaService(v, ctx);
+        for (const issue of imageSettingsIssues(v)) ctx.addIssue({ code: "custom", ...issue });
+    });
+
+/** The platform's auth endpoint, and how every user's Grafana checks its tokens (`pug:proxy.jwt`). */
+export interface ProxyJwtSettings extends ProxyJwt {
+    /** The PEM public key the endpoint's tokens are signed with (the private key stays with the endpoint). */
     publicKey: string;
-    tokenHeader?: string;
-    header?: string;
+    /** Claim holding the login. @default "sub" */
     usernameClaim?: string;
+    /** Claim holding the e-mail address. @default "email" */
     emailClaim?: string;
+    /** JMESPath to the Grafana role in the claims (e.g. "role"). @default none (new users get Grafana's default role) */
     roleAttributePath?: string;
 }
 
-/** The front proxy and how users sign in (`pug:proxy`). */
-export interface ProxySettings {
-    auth: "grafana" | "jwt";
-    /** Required when auth is "jwt". */
+/** The front proxy and how users sign in (`pug:proxy`): FrontProxySettings, with the JWT's key and claims for the Grafanas. */
+export interface ProxySettings extends Omit<FrontProxySettings, "jwt"> {
+    /** The auth endpoint and its tokens; required when auth is "jwt", refused otherwise. */
     jwt?: ProxyJwtSettings;
-    image?: string;
-    replicas?: number;
-    publishedPort?: number;
-    updateOrder?: "start-first" | "stop-first";
-    /** A duration like "30s". */
-    stopGracePeriod?: string;
-    memoryLimitMb?: number;
-    webSockets?: number;
-    openFilesPerWorker?: number;
-    idleTimeoutSeconds?: number;
-    clientMaxBodyMb?: number;
-    trustedProxies?: string[];
-    statusAllow?: string[];
-    placementConstraints?: string[];
 }
+
+/** Why `pem` cannot be the platform's public key for Grafana, or undefined. */
+function publicKeyProblem(pem: string): string | undefined {
+    if (/PRIVATE KEY/.test(pem)) return "is a private key: give the public key (the private key stays with the auth endpoint, and config values are stored in plain text)";
+    if (!/-----BEGIN PUBLIC KEY-----/.test(pem)) return "must be a PEM public key (-----BEGIN PUBLIC KEY-----)";
+    try {
+        createPublicKey(pem);
+        return undefined;
+    } catch (err) {
+        return `is not a readable PEM public key (${(err as Error).message})`;
+    }
+}
+
+/**
+ * ProxySettings' schema: the front proxy's, its jwt extended with what the Grafanas need. The
+ * stack's `pug:proxy` is read with it, and PugPlatform checks its `proxy` argument with it.
+ * @internal
+ */
+export const proxySettingsSchema = frontProxySettingsSchema.safeExtend({
+    jwt: proxyJwtSchema
+        .safeExtend({
+            publicKey: z.string().superRefine((pem, ctx) => {
+                const problem = publicKeyProblem(pem);
+                if (problem) ctx.addIssue({ code: "custom", message: problem });
+            }),
+            usernameClaim: z.string().min(1).optional(),
+            emailClaim: z.string().min(1).optional(),
+            roleAttributePath: z.string().min(1).optional(),
+        })
+        .optional(),
+});
 
 export interface PugPlatformArgs {
     /** Public host: user `<id>` is served at https://<domain>/<id>/grafana/ (or https://<id>.<domain>/, see urlMode). */
@@ -121,8 +199,8 @@ export interface PugPlatformArgs {
      * @default enabled, with MonitoringArgs' defaults
      */
     monitoring?: { enabled?: boolean } & Omit<MonitoringArgs, "users" | "networkIds">;
-    /** The front proxy and how users sign in. @default grafana auth, see FrontProxyArgs for the rest */
-    proxy?: Partial<ProxySettings>;
+    /** The front proxy and how users sign in. @default grafana auth, see FrontProxySettings for the rest */
+    proxy?: ProxySettings;
 }
 
 /**
@@ -137,17 +215,11 @@ function proxyScraped(monitoring: PugPlatformArgs["monitoring"] = {}): boolean {
 }
 
 /**
- * The FrontProxy arguments the `pug:proxy` settings mean (all but users and networks). When the
- * monitoring scrapes the proxy, its exporter (on the proxy network) may read stub_status too.
+ * Who may read the proxy's stub_status: as configured, else, when the monitoring scrapes it, its
+ * exporter (on the proxy network) too.
  */
-export function frontProxyArgs(settings: Partial<ProxySettings>, scraped: boolean): Omit<FrontProxyArgs, "userIds" | "networkIds"> {
-    const { auth, jwt, webSockets, openFilesPerWorker, idleTimeoutSeconds, clientMaxBodyMb, statusAllow, ...service } = settings;
-    return {
-        ...service,
-        statusAllow: statusAllow ?? (scraped ? ["127.0.0.1", SWARM_DEFAULT_ADDRESS_POOL] : undefined),
-        auth: auth === "jwt" && jwt ? { mode: "jwt", endpoint: jwt.endpoint, tokenHeader: jwt.tokenHeader, grafanaHeader: jwt.header } : { mode: "grafana" },
-        limits: { webSockets, openFilesPerWorker, idleTimeoutSeconds, clientMaxBodyMb },
-    };
+function proxyStatusAllow(proxy: ProxySettings, scraped: boolean): string[] | undefined {
+    return proxy.statusAllow ?? (scraped ? ["127.0.0.1", SWARM_DEFAULT_ADDRESS_POOL] : undefined);
 }
 
 /** What one channel's users run: a reference, and the GrafanaImage behind it for a channel with a version. */
@@ -159,23 +231,27 @@ interface ChannelImage {
 /** What would make the platform fail half-way, found up front: duplicates, each user's Grafana arguments, restores of unknown users. */
 export function platformProblems(args: PugPlatformArgs): string[] {
     const problems: string[] = [];
+    problems.push(...serverProblems("mysql", args.mysql, externalMysqlSchema, embeddedMysqlSettingsSchema));
+    problems.push(...serverProblems("redis", args.redis, externalRedisSchema, liveRedisSettingsSchema));
+    // Monitoring is declared last: its settings are checked here, before anything is registered
+    if (args.monitoring?.enabled !== false) {
+        const monitoring = z.object(monitoringSettingsSchema.shape).safeParse(args.monitoring ?? {});
+        if (!monitoring.success) problems.push(...describeFieldIssues(monitoring.error, []).map((p) => `monitoring.${p}`));
+    }
     const grafana = args.grafana ?? {};
-    problems.push(...imageSettingsIssues(grafana).map((i) => `grafana.${i.path.join(".")}: ${i.message}`));
+    const defaults = grafanaDefaultsSchema.safeParse(grafana);
+    if (!defaults.success) problems.push(...describeFieldIssues(defaults.error, Object.keys(grafanaDefaultsSchema.shape)).map((p) => `grafana.${p}`));
     for (const [channel, c] of Object.entries(grafana.channels ?? {})) {
         const problem = c.version === undefined ? undefined : grafanaImageProblem({ version: c.version, plugins: c.plugins, registry: args.registry });
         if (problem) problems.push(`grafana.channels.${channel}: ${problem}`);
     }
     problems.push(...userChannelProblems(args.users, grafana));
-    const proxy = args.proxy ?? {};
-    if (proxy.auth === "jwt" && !proxy.jwt) problems.push(`proxy.jwt is required when proxy.auth is "jwt"`);
-    const activeIds = args.users.filter((u) => u.active).map((u) => u.id);
-    problems.push(...frontProxyProblems({ ...frontProxyArgs(proxy, proxyScraped(args.monitoring)), userIds: activeIds, networkIds: [] }).map((p) => `proxy: ${p}`));
-    const seen = new Set<string>();
+    const proxy = proxySettingsSchema.safeParse(args.proxy ?? {});
+    if (!proxy.success) problems.push(...describeFieldIssues(proxy.error, Object.keys(proxySettingsSchema.shape)).map((p) => `proxy.${p}`));
+    problems.push(...repeats(args.users, (u) => u.id).map(({ item }) => `user "${item.id}" appears twice`));
     for (const user of args.users) {
-        if (seen.has(user.id)) problems.push(`user "${user.id}" appears twice`);
-        seen.add(user.id);
-        const problem = grafanaTenantProblem({ ...args.grafana, replicas: user.replicas ?? args.grafana?.replicas });
-        if (problem) problems.push(`user "${user.id}": ${problem}`);
+        // the user's own replicas against the platform's bound (the defaults were checked above)
+        if (user.replicas !== undefined) problems.push(...grafanaTenantProblems({ maxReplicas: grafana.maxReplicas, replicas: user.replicas }).map((p) => `user "${user.id}": ${p}`));
         problems.push(...datasourceSecretProblems(`user "${user.id}"`, user.id, user.datasources ?? [], Object.keys(args.userSecrets?.[user.id] ?? {})));
         problems.push(...settingsProblemLines(`user "${user.id}"`, user.settings));
     }
@@ -228,11 +304,12 @@ export class PugPlatform extends pulumi.ComponentResource {
         const secretSeed = new random.RandomPassword(`${name}-secret-seed`, { length: 64, special: false }, { parent: this });
         const grafana = args.grafana ?? {};
         const proxySettings = args.proxy ?? {};
+        const { jwt: _grafanaSide, ...proxyArgs } = proxySettings;
         const jwt = proxySettings.auth === "jwt" ? proxySettings.jwt : undefined;
         // One key for every user's Grafana: not secret, so a Docker config.
         const jwtAuth: GrafanaTenantArgs["jwtAuth"] = jwt && {
             publicKey: hashedConfig(`${name}-jwt-public-key`, "pug-jwt-public-key", jwt.publicKey, { parent: this, provider: this.swarm.provider }),
-            headerName: jwt.header,
+            grafanaHeader: jwt.grafanaHeader,
             usernameClaim: jwt.usernameClaim,
             emailClaim: jwt.emailClaim,
             roleAttributePath: jwt.roleAttributePath,
@@ -305,7 +382,9 @@ export class PugPlatform extends pulumi.ComponentResource {
         this.proxy = new FrontProxy(
             `${name}-proxy`,
             {
-                ...frontProxyArgs(proxySettings, proxyScraped(args.monitoring)),
+                ...proxyArgs,
+                jwt: jwt && { endpoint: jwt.endpoint, tokenHeader: jwt.tokenHeader, grafanaHeader: jwt.grafanaHeader },
+                statusAllow: proxyStatusAllow(proxySettings, proxyScraped(args.monitoring)),
                 userIds: [...active.keys()],
                 urls: args.urlMode === "subdomain" ? { mode: "subdomain", domain: args.domain } : { mode: "path" },
                 networkIds: [this.swarm.proxyNetwork.id],
@@ -367,7 +446,8 @@ export class PugPlatform extends pulumi.ComponentResource {
         if (settings.mode === "external") {
             const provider = new mysql.Provider(
                 `${name}-mysql`,
-                { endpoint: settings.endpoint, username: settings.username, password: settings.password, tls: settings.tls },
+                // a secret however the caller passed it: a plain string must not reach the state as one
+                { endpoint: settings.endpoint, username: settings.username, password: pulumi.secret(settings.password), tls: settings.tls },
                 { parent: this },
             );
             return { provider, grafanaHost: settings.grafanaHost ?? settings.endpoint, tls: settings.tls };

@@ -12,7 +12,8 @@ import {
     parseNodeId,
     PUG_LABEL_PREFIX,
     removeNodeScript,
-} from "./swarmScripts";
+} from "./specs/swarmScripts";
+import { repeats } from "./validation";
 
 /** A host PUG makes a Swarm node of, over SSH. */
 export interface SwarmNode {
@@ -57,8 +58,8 @@ export const DEFAULT_DRAIN_WAIT_SECONDS = 120;
 /** Why these nodes cannot make a swarm, or undefined. */
 export function swarmNodesProblem(nodes: SwarmNode[]): string | undefined {
     if (!nodes.some((n) => n.role === "manager")) return "nodes: at least one node must be a manager (the first manager initialises the swarm)";
-    const duplicate = nodes.find((n, i) => nodes.findIndex((m) => m.host === n.host) !== i);
-    if (duplicate) return `nodes: host "${duplicate.host}" appears twice`;
+    const [duplicate] = repeats(nodes, (n) => n.host);
+    if (duplicate) return `nodes: host "${duplicate.item.host}" appears twice`;
     for (const node of nodes) {
         const reserved = Object.keys(node.labels ?? {}).find((k) => k.startsWith(PUG_LABEL_PREFIX));
         if (reserved) return `nodes: ${node.host}: label "${reserved}" uses the prefix "${PUG_LABEL_PREFIX}", which PUG keeps for its own labels`;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { setupPulumiMocks, settled, type MockSetup } from "../test/harness/pulumiMocks";
 import type * as dbModule from "./tenantDatabase";
-import { SAFE_PASSWORD_SPECIALS } from "./passwords";
+import { SAFE_PASSWORD_SPECIALS } from "./specs/passwords";
 
 let mocks: MockSetup;
 let mod: typeof dbModule;

@@ -1,8 +1,8 @@
 import { createHmac } from "crypto";
 import * as mysql from "@pulumi/mysql";
 import * as pulumi from "@pulumi/pulumi";
-import { tenantDatabaseName, tenantDatabaseUser } from "./naming";
-import { safePassword } from "./passwords";
+import { tenantDatabaseName, tenantDatabaseUser } from "./specs/naming";
+import { safePassword } from "./specs/passwords";
 
 /**
  * The privileges Grafana's migrations and normal operation need on its own database. Listed

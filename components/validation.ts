@@ -1,6 +1,6 @@
 import { closest, distance } from "fastest-levenshtein";
 import { visit } from "jsonc-parser";
-import type { z } from "zod";
+import { z } from "zod";
 
 /**
  * One line per problem, each naming where it is: `<source>: <entry>: <field> <message>`.
@@ -15,6 +15,13 @@ export function describeIssues(source: string, entry: string | undefined, error:
     });
 }
 
+/** A schema of a whole number of at least `min`. @internal */
+export const wholeAtLeast = (min: number) => z.number().int(`must be a whole number >= ${min}`).min(min, `must be a whole number >= ${min}`);
+/** A schema of a TCP port number. @internal */
+export const portNumber = wholeAtLeast(1).max(65535, "must be a port number (1-65535)");
+/** A schema of `host:port`. @internal */
+export const hostPort = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/i, "must be host:port");
+
 /** Whether `value` is a whole number from `min` to `max`. */
 export function isWholeNumber(value: number, min: number, max = Number.MAX_SAFE_INTEGER): boolean {
     return Number.isInteger(value) && value >= min && value <= max;
@@ -23,6 +30,17 @@ export function isWholeNumber(value: number, min: number, max = Number.MAX_SAFE_
 /** Like `isWholeNumber`, for an optional argument: one left out passes (its default applies). */
 export function isAbsentOrWholeNumber(value: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): boolean {
     return value === undefined || isWholeNumber(value, min, max);
+}
+
+/** The items that repeat an earlier one's key, with their index: each is an "appears twice". */
+export function repeats<T>(items: readonly T[], key: (item: T) => string): Array<{ item: T; index: number }> {
+    const seen = new Set<string>();
+    return items.flatMap((item, index) => {
+        const k = key(item);
+        if (seen.has(k)) return [{ item, index }];
+        seen.add(k);
+        return [];
+    });
 }
 
 /** An error carrying every problem found in the input, one per line. */

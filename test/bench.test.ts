@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { frontProxySpec } from "../components/frontProxy";
-import { nginxConfig, renderNginxConfig, type NginxDirective } from "../components/nginxConfig";
+import { nginxConfig, renderNginxConfig, type NginxDirective } from "../components/specs/nginxConfig";
 import { grafanaLiveDocConfig, processLimitsOf, ROUTING_STYLES, routingVariantTree, workerCount } from "../bench/configVariants";
 import { engineUsers, predictedRolloutSeconds, touched } from "../bench/engineRuns";
 import { flatResources } from "../bench/flatResources";

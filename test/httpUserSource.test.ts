@@ -6,7 +6,7 @@ import fc from "fast-check";
 import * as http from "http";
 import type { AddressInfo } from "net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { HttpUserSource, loadUsers, USER_LIST_MAX_BYTES, UserSourceError, type HttpUserSourceArgs } from "../components/userSources";
+import { HttpUserSource, loadUsers, USER_LIST_MAX_BYTES, UserSourceError, type HttpUserSourceArgs } from "../components/users/userSources";
 import { InvalidInputError } from "../components/validation";
 import { json, reply, startLoopbackServer, type Handler, type LoopbackServer } from "./harness/loopbackServer";
 

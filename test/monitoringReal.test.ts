@@ -10,7 +10,7 @@ import { createServer } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXPORTER_METRICS } from "../components/exporterMetrics";
+import { EXPORTER_METRICS } from "../components/specs/exporterMetrics";
 import { prometheusConfig } from "../components/monitoring";
 
 const dir = mkdtempSync(path.join(tmpdir(), "pug-monitoring-real-"));

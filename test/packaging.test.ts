@@ -36,8 +36,8 @@ function npmPack(...args: string[]): PackResult {
     return (JSON.parse(out) as PackResult[])[0];
 }
 
-/** The library's modules: every components/*.ts that is not a test. */
-const MODULES = readdirSync(path.join(PROJECT_ROOT, "components"))
+/** The library's modules: every .ts under components/ that is not a test (specs/ and users/ too). */
+const MODULES = (readdirSync(path.join(PROJECT_ROOT, "components"), { recursive: true }) as string[])
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
     .map((f) => f.replace(/\.ts$/, ""));
 

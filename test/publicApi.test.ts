@@ -9,11 +9,14 @@ import * as path from "path";
 import * as ts from "typescript";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { z } from "zod";
-import type { datasourceSchema } from "../components/datasources";
-import type { GrafanaDefaults, ProxySettings } from "../components/pugPlatform";
-import type { channelSchema } from "../components/releaseChannels";
-import type { grafanaDefaultsSchema, proxySettingsSchema } from "../components/stackConfig";
-import type { userRecordSchema } from "../components/users";
+import type { datasourceSchema } from "../components/specs/datasources";
+import type { FrontProxySettings, frontProxySettingsSchema } from "../components/frontProxy";
+import type { EmbeddedMysqlSettings, embeddedMysqlSettingsSchema } from "../components/embeddedMysql";
+import type { LiveRedisSettings, liveRedisSettingsSchema } from "../components/liveRedis";
+import type { MonitoringSettings, monitoringSettingsSchema } from "../components/monitoring";
+import type { ExternalMysqlSettings, externalMysqlSchema, ExternalRedisSettings, externalRedisSchema, GrafanaDefaults, grafanaDefaultsSchema, ProxySettings, proxySettingsSchema } from "../components/pugPlatform";
+import type { channelSchema } from "../components/specs/releaseChannels";
+import type { userRecordSchema } from "../components/users/users";
 import type { Datasource, ReleaseChannel, UserRecord } from "../components";
 import { PROJECT_ROOT } from "./harness/stackFiles";
 
@@ -35,15 +38,23 @@ const PUBLIC_API: Record<string, "value" | "type"> = {
     SwarmNodesArgs: "type",
     LiveRedis: "value",
     LiveRedisArgs: "type",
+    LiveRedisSettings: "type",
     EmbeddedMysql: "value",
     EmbeddedMysqlArgs: "type",
+    EmbeddedMysqlSettings: "type",
     FrontProxy: "value",
     FrontProxyArgs: "type",
     Monitoring: "value",
     MonitoringArgs: "type",
+    MonitoringSettings: "type",
     // what the arguments are made of
+    ExternalMysqlSettings: "type",
+    ExternalRedisSettings: "type",
     GrafanaDefaults: "type",
+    GrafanaServiceSettings: "type",
     MysqlSettings: "type",
+    FrontProxySettings: "type",
+    ProxyJwt: "type",
     ProxyJwtSettings: "type",
     ProxySettings: "type",
     RedisSettings: "type",
@@ -100,5 +111,11 @@ describe("the public API (components/index.ts)", () => {
         expectTypeOf<z.output<typeof channelSchema>>().toEqualTypeOf<ReleaseChannel>();
         expectTypeOf<z.output<typeof grafanaDefaultsSchema>>().toEqualTypeOf<GrafanaDefaults>();
         expectTypeOf<z.output<typeof proxySettingsSchema>>().toEqualTypeOf<ProxySettings>();
+        expectTypeOf<z.output<typeof frontProxySettingsSchema>>().toEqualTypeOf<FrontProxySettings>();
+        expectTypeOf<z.output<typeof embeddedMysqlSettingsSchema>>().toEqualTypeOf<EmbeddedMysqlSettings>();
+        expectTypeOf<z.output<typeof liveRedisSettingsSchema>>().toEqualTypeOf<LiveRedisSettings>();
+        expectTypeOf<z.output<typeof monitoringSettingsSchema>>().toEqualTypeOf<MonitoringSettings>();
+        expectTypeOf<Omit<ExternalMysqlSettings, "password">>().toEqualTypeOf<z.output<typeof externalMysqlSchema>>();
+        expectTypeOf<Omit<ExternalRedisSettings, "password">>().toEqualTypeOf<z.output<typeof externalRedisSchema>>();
     });
 });

@@ -8,7 +8,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tenantDatabaseName } from "../components/naming";
+import { tenantDatabaseName } from "../components/specs/naming";
 import { derivedUserSecret } from "../components/tenantDatabase";
 import { setConfig, settled, setupPulumiMocks, type MockSetup, type MockOptions } from "./harness/pulumiMocks";
 import { json, reply, startLoopbackServer, type Handler, type LoopbackServer } from "./harness/loopbackServer";

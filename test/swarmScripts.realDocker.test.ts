@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RealDockerHosts, realDockerUnavailable, type RealHost } from "./harness/realDockerHosts";
-import { EXPORTER_METRICS } from "../components/exporterMetrics";
-import { drainScript, joinTokensScript, leaveScript, memberScript, nodeSettingsScript, parseJoinTokens, parseNodeId, removeNodeScript } from "../components/swarmScripts";
+import { EXPORTER_METRICS } from "../components/specs/exporterMetrics";
+import { drainScript, joinTokensScript, leaveScript, memberScript, nodeSettingsScript, parseJoinTokens, parseNodeId, removeNodeScript } from "../components/specs/swarmScripts";
 
 const METRICS = "0.0.0.0:9323";
 const metricNames = (text: string) => text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(/[{ ]/)[0]);

@@ -15,7 +15,7 @@ import { randomBytes } from "crypto";
 import { mkdtempSync, rmSync } from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tenantDatabaseName, tenantServiceName } from "../../components/naming";
+import { tenantDatabaseName, tenantServiceName } from "../../components/specs/naming";
 import { consumerProject, CONSUMER_PROJECT, packWorkTree } from "../harness/consumerProject";
 import { ensureDebianPackages, startSwarmHost, type SwarmHost } from "./dockerd";
 import { provideEngine, PulumiStack, type CommandResult, type PlanStep } from "./pulumiStack";

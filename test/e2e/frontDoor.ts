@@ -15,7 +15,7 @@
 import * as http from "http";
 import WebSocket from "ws";
 import { DEFAULT_PROXY_SERVICE_NAME } from "../../components/frontProxy";
-import { tenantPath } from "../../components/naming";
+import { tenantPath } from "../../components/specs/naming";
 import { demultiplexLogs, eventually, runningTasks, type Engine } from "./engine";
 
 export interface FrontDoor {

@@ -18,7 +18,7 @@ import * as path from "path";
 import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_PROXY_SERVICE_NAME } from "../../components/frontProxy";
-import { tenantDatabaseName, tenantRedisPrefix, tenantServiceName } from "../../components/naming";
+import { tenantDatabaseName, tenantRedisPrefix, tenantServiceName } from "../../components/specs/naming";
 import { PROJECT_ROOT } from "../harness/stackFiles";
 import { DEV_USERS, devStackConfig, DOMAIN, type UserEntry } from "./devStack";
 import { ensureDebianPackages, freeTcpPort, startSwarmHost, type SwarmHost } from "./dockerd";

@@ -27,8 +27,8 @@ import * as os from "os";
 import * as path from "path";
 import WebSocket from "ws";
 import type { AgentSpec, ReceivedRequest } from "./netnsAgent";
-import { tenantServiceName } from "../../components/naming";
-import { nginxConfig, workerSizing, type NginxProxySpec } from "../../components/nginxConfig";
+import { tenantServiceName } from "../../components/specs/naming";
+import { nginxConfig, workerSizing, type NginxProxySpec } from "../../components/specs/nginxConfig";
 import { PROJECT_ROOT } from "./stackFiles";
 
 export type { ReceivedRequest } from "./netnsAgent";

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frontProxySpec } from "../../components/frontProxy";
-import { AUTH_USER_HEADER, DEFAULT_TOKEN_HEADER, nginxConfig } from "../../components/nginxConfig";
+import { AUTH_USER_HEADER, DEFAULT_TOKEN_HEADER, nginxConfig } from "../../components/specs/nginxConfig";
 import { SESSION_COOKIE, stubToken } from "../harness/netnsAgent";
 import { eventually, FORGED_IDENTITY_HEADERS, namespacesForbiddenReason, nginxRefuses, serviceRecords, startProxyNamespace, type ProxyNamespace, type ReceivedRequest } from "../harness/proxyNamespace";
 
@@ -23,7 +23,8 @@ describe.skipIf(forbidden)("front proxy in real nginx, jwt mode", () => {
     const specWithEndpoint = (endpoint: string) =>
         frontProxySpec({
             userIds: ["alice", "bob"],
-            auth: { mode: "jwt", endpoint },
+            auth: "jwt",
+            jwt: { endpoint },
             // the test client stands for the TLS terminator in front
             trustedProxies: ["127.0.0.1"],
             // the monitoring's overlay pool only: the test client (127.0.0.1) is not in it

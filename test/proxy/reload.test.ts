@@ -6,7 +6,7 @@
 import type WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frontProxySpec } from "../../components/frontProxy";
-import { workerSizing } from "../../components/nginxConfig";
+import { workerSizing } from "../../components/specs/nginxConfig";
 import { eventually, namespacesForbiddenReason, serviceRecords, startProxyNamespace, type ProxyNamespace } from "../harness/proxyNamespace";
 
 const forbidden = namespacesForbiddenReason();

@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frontProxySpec } from "../../components/frontProxy";
-import { tenantServiceName } from "../../components/naming";
-import { nginxConfig, UPSTREAM_CONNECT_TIMEOUT_SECONDS } from "../../components/nginxConfig";
+import { tenantServiceName } from "../../components/specs/naming";
+import { nginxConfig, UPSTREAM_CONNECT_TIMEOUT_SECONDS } from "../../components/specs/nginxConfig";
 import { FORGED_IDENTITY_HEADERS, namespacesForbiddenReason, nginxCheck, serviceRecords, startProxyNamespace, VANISHED_TASK_ADDRESS, type ProxyNamespace, type ReceivedRequest } from "../harness/proxyNamespace";
 
 const forbidden = namespacesForbiddenReason();

@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { bareHosts, FakeDockerHost, isMutating, type FakeSwarmState } from "../test/harness/fakeDocker";
+import { bareHosts, FakeDockerHost, isMutating, type FakeSwarmState } from "../../test/harness/fakeDocker";
 import {
     drainScript,
     joinTokensScript,

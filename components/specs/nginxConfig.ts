@@ -1,7 +1,6 @@
 import { NginxConfFile } from "nginx-conf";
 import { DEFAULT_JWT_HEADER, tenantServiceName } from "./naming";
-import { USER_ID_PATTERN } from "./users";
-import { isWholeNumber } from "./validation";
+import { USER_ID_PATTERN } from "../users/users";
 
 /**
  * The front proxy's nginx.conf, built from plain data by small pure functions and rendered by the
@@ -38,7 +37,7 @@ export function quoted(value: string): string {
     return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
-const BARE_TOKEN = /^[^\s;{}"'#\\]+$/;
+export const BARE_TOKEN = /^[^\s;{}"'#\\]+$/;
 const QUOTED_TOKEN = /^"(?:[^"\\]|\\.)*"$/;
 
 /**
@@ -107,7 +106,7 @@ export const UPSTREAM_CONNECT_TIMEOUT_SECONDS = 2;
 /** Grafana Live's server ping interval (Centrifuge's default, which Grafana keeps), in seconds. */
 export const LIVE_PING_INTERVAL_SECONDS = 25;
 
-/** How users sign in. */
+/** How users sign in, resolved: FrontProxySettings' auth and jwt, defaults applied (frontProxySpec). */
 export type ProxyAuth =
     /** Grafana's own login; nginx only strips identity headers. */
     | { mode: "grafana" }
@@ -173,6 +172,8 @@ export interface NginxProxySpec {
 const CONNECTION_HEADROOM = 2;
 /** Descriptors a worker keeps for other things than connections: listeners, logs, temp files, resolver. */
 const FILES_RESERVED_PER_WORKER = 1024;
+/** The fewest open files per worker: as many for connections as are reserved for the rest. */
+export const MIN_OPEN_FILES_PER_WORKER = 2 * FILES_RESERVED_PER_WORKER;
 
 /** Worker processes and connections for the limits: the WebSockets spread over workers each within its open-files limit. */
 export function workerSizing(limits: ProxyLimits): { workerProcesses: number; workerConnections: number; workerRlimitNofile: number } {
@@ -196,45 +197,9 @@ export const HEADER_NAME = /^[A-Za-z0-9-]+$/;
 /** What nginx's allow, set_real_ip_from and geo take: an IPv4/IPv6 address or CIDR (or `unix:`). */
 export const ADDRESS_OR_CIDR = /^(?:\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?|[0-9a-fA-F:]+(?:\/\d{1,3})?|unix:)$/;
 /** A public host name, optionally with a port (pug:domain). */
-const DOMAIN = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/i;
+export const PUBLIC_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/i;
 /** An http(s) URL that fits in a quoted nginx string. */
 export const ENDPOINT_URL = /^https?:\/\/[^\s"'{};#\\]+$/;
-
-/** What makes this spec unusable, one line per problem (empty when it is fine). */
-export function nginxProxySpecProblems(spec: NginxProxySpec): string[] {
-    const problems: string[] = [];
-    const seen = new Set<string>();
-    for (const id of spec.userIds) {
-        if (!USER_ID_PATTERN.test(id)) problems.push(`user id "${id}" is not a valid user id (${USER_ID_PATTERN})`);
-        if (seen.has(id)) problems.push(`user id "${id}" appears twice`);
-        seen.add(id);
-    }
-    for (const [field, value] of [["listenPort", spec.listenPort], ["statusPort", spec.statusPort], ["grafanaPort", spec.grafanaPort]] as const) {
-        if (!isWholeNumber(value, 1, 65535)) problems.push(`${field} must be a port number (got ${value})`);
-    }
-    if (spec.listenPort === spec.statusPort) problems.push(`statusPort must differ from listenPort (both ${spec.listenPort})`);
-    if (!isWholeNumber(spec.limits.webSockets, 1)) problems.push(`limits.webSockets must be a whole number >= 1 (got ${spec.limits.webSockets})`);
-    if (!isWholeNumber(spec.limits.openFilesPerWorker, 2 * FILES_RESERVED_PER_WORKER)) {
-        problems.push(`limits.openFilesPerWorker must be a whole number >= ${2 * FILES_RESERVED_PER_WORKER} (got ${spec.limits.openFilesPerWorker})`);
-    }
-    if (!isWholeNumber(spec.limits.idleTimeoutSeconds, LIVE_PING_INTERVAL_SECONDS + 1)) {
-        problems.push(`limits.idleTimeoutSeconds must be a whole number above Live's ping interval of ${LIVE_PING_INTERVAL_SECONDS}s (got ${spec.limits.idleTimeoutSeconds})`);
-    }
-    if (!isWholeNumber(spec.limits.clientMaxBodyMb, 1)) problems.push(`limits.clientMaxBodyMb must be a whole number >= 1 (got ${spec.limits.clientMaxBodyMb})`);
-    if (!isWholeNumber(spec.resolverValidSeconds, 1)) problems.push(`resolverValidSeconds must be a whole number >= 1 (got ${spec.resolverValidSeconds})`);
-    if (!BARE_TOKEN.test(spec.resolver)) problems.push(`resolver "${spec.resolver}" must be an address or host name`);
-    for (const [field, list] of [["statusAllow", spec.statusAllow], ["trustedProxies", spec.trustedProxies]] as const) {
-        for (const a of list) if (!ADDRESS_OR_CIDR.test(a)) problems.push(`${field}: "${a}" is not an address or CIDR`);
-    }
-    if (spec.urls.mode === "subdomain" && !DOMAIN.test(spec.urls.domain)) problems.push(`urls.domain "${spec.urls.domain}" must be a host name, optionally with :port`);
-    if (spec.auth.mode === "jwt") {
-        if (!ENDPOINT_URL.test(spec.auth.endpoint)) problems.push(`auth.endpoint "${spec.auth.endpoint}" must be an http:// or https:// URL`);
-        for (const field of ["tokenHeader", "grafanaHeader"] as const) {
-            if (!HEADER_NAME.test(spec.auth[field])) problems.push(`auth.${field} "${spec.auth[field]}" must be a header name (letters, digits, dashes)`);
-        }
-    }
-    return problems;
-}
 
 /** `worker_*` settings and the events block. */
 export function processDirectives(limits: ProxyLimits): NginxDirective[] {
@@ -486,9 +451,11 @@ export function nginxConfigTree(spec: NginxProxySpec): NginxDirective[] {
     ];
 }
 
-/** nginx.conf for the spec; throws listing every problem of the spec. */
+/**
+ * nginx.conf for the spec, as frontProxySpec makes it from arguments FrontProxy checked (their
+ * schema is the one place of those rules). A value that would break out of its directive is
+ * refused by the renderer all the same.
+ */
 export function nginxConfig(spec: NginxProxySpec): string {
-    const problems = nginxProxySpecProblems(spec);
-    if (problems.length) throw new Error(`nginx proxy config:\n${problems.join("\n")}`);
     return renderNginxConfig(nginxConfigTree(spec));
 }

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { datasourceListSchema, type Datasource } from "./datasources";
-import { DEFAULT_MAX_REPLICAS } from "./grafanaTenant";
-import { imageReferenceSchema } from "./imageReference";
-import { channelNameSchema } from "./releaseChannels";
-import { settingsProblems, THEMES, type GrafanaSettings, type Theme } from "./tenantSettings";
-import { describeFieldIssues, describeKind, InvalidInputError } from "./validation";
+import { datasourceListSchema, type Datasource } from "../specs/datasources";
+import { DEFAULT_MAX_REPLICAS } from "../grafanaTenant";
+import { imageReferenceSchema } from "../specs/imageReference";
+import { channelNameSchema } from "../specs/releaseChannels";
+import { settingsProblems, THEMES, type GrafanaSettings, type Theme } from "../specs/tenantSettings";
+import { describeFieldIssues, describeKind, InvalidInputError } from "../validation";
 
 /**
  * The user record: one entry of the platform's user list. Every source (stack config, file, HTTP

@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { RemovalAllowance } from "./removalGuard";
-import { USER_ID_PATTERN } from "./users";
-import { InvalidInputError, parseJsonText, problemCollector } from "./validation";
+import type { RemovalAllowance } from "../components/users/removalGuard";
+import { USER_ID_PATTERN } from "../components/users/users";
+import { InvalidInputError, parseJsonText, problemCollector } from "../components/validation";
 
 /**
  * The per-run keys that steer the user lifecycle, set for one `pulumi up` and removed after:
@@ -57,22 +57,4 @@ export function readUserLifecycleSettings(config: pulumi.Config): UserLifecycleS
     const restoreUsers = read("restoreUsers", (key, raw) => parseIds(key, raw, false).ids) ?? [];
     throwIfAny();
     return { allowRemovals, restoreUsers };
-}
-
-/**
- * Checks `restoreIds` against the user list and the last update's ids. Problems: an id the list
- * lacks (a typo, or a user still removed). Warnings: an id the last update already had, for which
- * the import is a no-op (the engine matches the database it already manages) and the key can go.
- */
-export function checkRestores(
-    restoreIds: readonly string[],
-    userIds: readonly string[],
-    previousIds: readonly string[] = [],
-): { problems: string[]; warnings: string[] } {
-    const known = new Set(userIds);
-    const managed = new Set(previousIds);
-    return {
-        problems: restoreIds.filter((id) => !known.has(id)).map((id) => `"${id}" is not in the user list: add the user back to the source first`),
-        warnings: restoreIds.filter((id) => managed.has(id)).map((id) => `"${id}" is already managed by this stack: its restore is done, remove it from the key`),
-    };
 }

@@ -1,31 +1,26 @@
 import * as pulumi from "@pulumi/pulumi";
-import { createPublicKey } from "crypto";
 import { z } from "zod";
-import { SECRET_NAME_PATTERN } from "./datasources";
-import { registrySchema, type RegistrySettings } from "./grafanaImage";
-import { DEFAULT_MAX_REPLICAS, MYSQL_TLS_MODES, type MysqlTls } from "./grafanaTenant";
-import { imageReferenceSchema } from "./imageReference";
-import { DEFAULT_PROXY_STATUS_URL } from "./monitoring";
-import { channelRegistryProblems, channelsSchema, imageSettingsIssues } from "./releaseChannels";
-import { ADDRESS_OR_CIDR, ENDPOINT_URL, HEADER_NAME, LIVE_PING_INTERVAL_SECONDS } from "./nginxConfig";
-import { dockerHostProblem } from "./swarm";
-import { swarmNodesProblem, type SwarmNode } from "./swarmNodes";
-import type { UrlMode } from "./naming";
-import type { GrafanaDefaults, MysqlSettings, ProxySettings, RedisSettings } from "./pugPlatform";
-import { USER_ID_PATTERN } from "./users";
-import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, problemCollector } from "./validation";
+import { SECRET_NAME_PATTERN } from "../components/specs/datasources";
+import { registrySchema, type RegistrySettings } from "../components/grafanaImage";
+import { embeddedMysqlSettingsSchema } from "../components/embeddedMysql";
+import { liveRedisSettingsSchema } from "../components/liveRedis";
+import { monitoringSettingsSchema, type MonitoringSettings } from "../components/monitoring";
+import { PUBLIC_HOST } from "../components/specs/nginxConfig";
+import { channelRegistryProblems } from "../components/specs/releaseChannels";
+import { dockerHostProblem } from "../components/swarm";
+import { swarmNodesProblem, type SwarmNode } from "../components/swarmNodes";
+import type { UrlMode } from "../components/specs/naming";
+import { externalMysqlSchema, externalRedisSchema, grafanaDefaultsSchema, proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
+import { USER_ID_PATTERN } from "../components/users/users";
+import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "../components/validation";
 
 /**
  * The stack's configuration: the user-facing contract of `pulumi config`. Every key is validated
  * here, before any resource is registered, and errors name the key and the field.
  */
 
-const hostName = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/i, "must be a host name (letters, digits, dots, dashes), optionally with :port");
-const hostPort = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/i, "must be host:port");
-const wholeAtLeast = (min: number) => z.number().int(`must be a whole number >= ${min}`).min(min, `must be a whole number >= ${min}`);
-const port = wholeAtLeast(1).max(65535, "must be a port number (1-65535)");
+const hostName = z.string().regex(PUBLIC_HOST, "must be a host name (letters, digits, dots, dashes), optionally with :port");
 const ipAddress = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+:[0-9a-f:.]*)$/i, "must be an IP address");
-const duration = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, "must be a duration such as 15s, 5m or 15d");
 
 /** `pug:urlMode`: `path` (the default) or `subdomain`, see UrlMode. */
 const urlModeSchema = z.enum(["path", "subdomain"], {
@@ -35,7 +30,7 @@ const urlModeSchema = z.enum(["path", "subdomain"], {
 /** One entry of `pug:docker.nodes`: a bare host PUG makes a Swarm node of. */
 export const swarmNodeSchema = z.strictObject({
     host: z.string().regex(/^([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[?[0-9a-f:]+\]?)$/i, "must be a host name or IP address (no port: give port)"),
-    port: port.optional(),
+    port: portNumber.optional(),
     user: z.string().regex(/^[a-z_][a-z0-9_.-]*$/i, "must be a user name"),
     privateKey: z.string().min(1).optional(),
     hostKey: z.string().regex(/^(ssh|ecdsa)-\S+ \S+/, "must be a public host key line, e.g. ssh-ed25519 AAAA…").optional(),
@@ -49,7 +44,7 @@ export const swarmNodeSchema = z.strictObject({
 
 /** `pug:docker.nodeSetup`: how the declared nodes are set up. */
 export const nodeSetupSchema = z.strictObject({
-    engineMetricsPort: port.optional(),
+    engineMetricsPort: portNumber.optional(),
     daemonConfigPath: z.string().regex(/^\/\S+$/, "must be an absolute path").optional(),
     restartCommand: z.string().min(1).optional(),
     drainWaitSeconds: wholeAtLeast(0).optional(),
@@ -74,77 +69,16 @@ export const dockerConfigSchema = z.strictObject({
     if (v.nodeSetup && !v.nodes?.length) ctx.addIssue({ code: "custom", message: "applies to declared nodes only: add nodes, or remove nodeSetup", path: ["nodeSetup"] });
 });
 
-/** `pug:monitoring`: Prometheus, the proxy's exporter and the operations Grafana. */
-export const monitoringSchema = z.strictObject({
-    enabled: z.boolean().default(true),
-    /** The front proxy's stub_status URL on its internal listener; null: do not scrape the proxy. */
-    proxyStatusUrl: z.union([z.string().regex(/^https?:\/\/[^/\s]+\/\S*$/, "must be an http(s) URL with a path, e.g. " + DEFAULT_PROXY_STATUS_URL), z.null()]).optional(),
-    /** Engines to scrape for a swarm PUG did not make (without pug:docker.nodes): node name → host:port. */
-    engineTargets: z.record(z.string().min(1), hostPort).optional(),
-    scrapeInterval: duration.optional(),
-    retention: duration.optional(),
-    prometheusImage: z.string().min(1).optional(),
-    nginxExporterImage: z.string().min(1).optional(),
-    grafanaImage: z.string().min(1).optional(),
-    grafanaPublishedPort: port.optional(),
-    grafanaRootUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").optional(),
-});
+/** `pug:monitoring`: the monitoring's settings, and whether it runs at all. */
+export const monitoringSchema = monitoringSettingsSchema.safeExtend({ enabled: z.boolean().default(true) });
 
-const mysqlTlsSchema = z
-    .union([z.boolean(), z.string()])
-    .transform((v) => String(v))
-    .refine((v): v is MysqlTls => (MYSQL_TLS_MODES as readonly string[]).includes(v), {
-        error: (iss) => `must be true, false or skip-verify, what the mysql provider takes (got ${JSON.stringify(iss.input)})`,
-    });
-
-/** `pug:mysql` with `endpoint`: an external MySQL server. */
-export const externalMysqlSchema = z.strictObject({
-    endpoint: hostPort,
-    username: z.string({ error: "is required with endpoint" }).min(1, "is required with endpoint"),
+/** `pug:mysql` with `endpoint`: an external MySQL server, its password a string here. */
+const externalMysqlConfigSchema = externalMysqlSchema.safeExtend({
     password: z.string({ error: "is required with endpoint (set it with `pulumi config set --secret --path pug:mysql.password`)" }).min(1),
-    /** TLS to this server, for the mysql provider and for every Grafana alike. */
-    tls: mysqlTlsSchema.optional(),
-    /** host:port Grafana uses, when it differs from the endpoint `pulumi up` uses. */
-    grafanaHost: hostPort.optional(),
 });
-/** `pug:mysql` without `endpoint`: settings of the embedded MySQL. */
-export const embeddedMysqlSchema = z.strictObject({
-    image: imageReferenceSchema.optional(),
-    publishedPort: port.optional(),
-    memoryLimitMb: wholeAtLeast(256).optional(),
-});
-/** `pug:redis` with `address`: an external Redis. */
-export const externalRedisSchema = z.strictObject({
-    address: hostPort,
+/** `pug:redis` with `address`: an external Redis, its password a string here. */
+const externalRedisConfigSchema = externalRedisSchema.safeExtend({
     password: z.string({ error: "is required with address (set it with `pulumi config set --secret --path pug:redis.password`)" }).min(1),
-});
-/** `pug:redis` without `address`: settings of the embedded Redis. */
-export const embeddedRedisSchema = z.strictObject({
-    image: imageReferenceSchema.optional(),
-    memoryLimitMb: wholeAtLeast(64).optional(),
-});
-
-/** `pug:grafana`: defaults for every user's Grafana. */
-export const grafanaDefaultsSchema = z.strictObject({
-    /** The image of every user when no channels are declared (default DEFAULT_GRAFANA_IMAGE). */
-    image: imageReferenceSchema.optional(),
-    replicas: wholeAtLeast(1).default(3),
-    /** The most replicas a user record may ask for. */
-    maxReplicas: wholeAtLeast(1).default(DEFAULT_MAX_REPLICAS),
-    liveMaxConnections: z.number().int().min(-1).optional(),
-    memoryLimitMb: wholeAtLeast(128).optional(),
-    memoryReservationMb: wholeAtLeast(0).optional(),
-    openFilesLimit: wholeAtLeast(1024).optional(),
-    maxReplicasPerNode: wholeAtLeast(1).optional(),
-    placementConstraints: z.array(z.string()).optional(),
-    spreadOver: z.string().min(1).optional(),
-    entrypoint: z.string().min(1).optional(),
-    /** Release channels (see releaseChannels.ts) and the channel of users who name none. */
-    channels: channelsSchema.optional(),
-    defaultChannel: z.string().optional(),
-}).superRefine((v, ctx) => {
-    for (const issue of imageSettingsIssues(v)) ctx.addIssue({ code: "custom", ...issue });
-    if (v.replicas > v.maxReplicas) ctx.addIssue({ code: "custom", path: ["replicas"], message: `must be at most maxReplicas (${v.maxReplicas})` });
 });
 
 /** `pug:userSecrets`: per user, secrets its records refer to as `{ secret: "<name>" }` (datasource credentials). */
@@ -158,63 +92,9 @@ export const userSecretsSchema = z.record(z.string(), z.record(z.string(), z.str
     }
 });
 
-const headerName = z.string().regex(HEADER_NAME, "must be a header name (letters, digits, dashes)");
-const addressOrCidr = z.string().regex(ADDRESS_OR_CIDR, "must be an IP address or CIDR");
-
-/** Why `pem` cannot be the platform's public key for Grafana, or undefined. */
-function publicKeyProblem(pem: string): string | undefined {
-    if (/PRIVATE KEY/.test(pem)) return "is a private key: give the public key (the private key stays with the auth endpoint, and config values are stored in plain text)";
-    if (!/-----BEGIN PUBLIC KEY-----/.test(pem)) return "must be a PEM public key (-----BEGIN PUBLIC KEY-----)";
-    try {
-        createPublicKey(pem);
-        return undefined;
-    } catch (err) {
-        return `is not a readable PEM public key (${(err as Error).message})`;
-    }
-}
-
-/** `pug:proxy.jwt`: the platform's auth endpoint and the key its tokens are signed with. */
-export const proxyJwtSchema = z.strictObject({
-    endpoint: z.string().regex(ENDPOINT_URL, "must be an http:// or https:// URL"),
-    publicKey: z.string().superRefine((pem, ctx) => {
-        const problem = publicKeyProblem(pem);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
-    tokenHeader: headerName.optional(),
-    header: headerName.optional(),
-    usernameClaim: z.string().min(1).optional(),
-    emailClaim: z.string().min(1).optional(),
-    roleAttributePath: z.string().min(1).optional(),
-});
-
-/** `pug:proxy`: the front proxy. */
-export const proxySettingsSchema = z
-    .strictObject({
-        auth: z.enum(["grafana", "jwt"], { error: 'must be "grafana" or "jwt"' }).default("grafana"),
-        jwt: proxyJwtSchema.optional(),
-        image: z.string().min(1).optional(),
-        replicas: wholeAtLeast(1).optional(),
-        publishedPort: port.optional(),
-        updateOrder: z.enum(["start-first", "stop-first"], { error: 'must be "start-first" or "stop-first"' }).optional(),
-        stopGracePeriod: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like "30s"').optional(),
-        memoryLimitMb: wholeAtLeast(64).optional(),
-        webSockets: wholeAtLeast(1).optional(),
-        openFilesPerWorker: wholeAtLeast(2048).optional(),
-        idleTimeoutSeconds: wholeAtLeast(LIVE_PING_INTERVAL_SECONDS + 1).optional(),
-        clientMaxBodyMb: wholeAtLeast(1).optional(),
-        trustedProxies: z.array(addressOrCidr).optional(),
-        statusAllow: z.array(addressOrCidr).optional(),
-        placementConstraints: z.array(z.string()).optional(),
-    })
-    .superRefine((v, ctx) => {
-        if (v.auth === "jwt" && !v.jwt) ctx.addIssue({ code: "custom", path: ["jwt"], message: "is required when auth is jwt ({ endpoint, publicKey })" });
-        if (v.auth === "grafana" && v.jwt) ctx.addIssue({ code: "custom", path: ["jwt"], message: 'applies only when auth is "jwt"' });
-    });
-
 export type DockerConfig = z.output<typeof dockerConfigSchema>;
 /** `pug:docker` as the platform takes it: the nodes' private keys are Pulumi secrets. */
 export type DockerSettings = Omit<DockerConfig, "nodes"> & { nodes?: SwarmNode[] };
-export type MonitoringSettings = z.output<typeof monitoringSchema>;
 
 /** The stack's settings, validated; secrets wrapped as Pulumi secrets. */
 export interface StackSettings {
@@ -229,7 +109,7 @@ export interface StackSettings {
     registry?: RegistrySettings;
     /** Each user's secrets by name, as Pulumi secrets. */
     userSecrets: Record<string, Record<string, pulumi.Output<string>>>;
-    monitoring: MonitoringSettings;
+    monitoring: MonitoringSettings & { enabled: boolean };
     proxy: ProxySettings;
 }
 
@@ -291,8 +171,8 @@ export function readStackSettings(config: pulumi.Config): StackSettings {
         const v = parseOrThrow(dockerConfigSchema, key("docker"), readObject(config, "docker") ?? {});
         return { ...v, nodes: v.nodes?.map((n) => ({ ...n, privateKey: n.privateKey === undefined ? undefined : pulumi.secret(n.privateKey) })) };
     });
-    const mysql = attempt((): MysqlSettings => readServerSettings(config, "mysql", "endpoint", externalMysqlSchema, embeddedMysqlSchema));
-    const redis = attempt((): RedisSettings => readServerSettings(config, "redis", "address", externalRedisSchema, embeddedRedisSchema));
+    const mysql = attempt((): MysqlSettings => readServerSettings(config, "mysql", "endpoint", externalMysqlConfigSchema, embeddedMysqlSettingsSchema));
+    const redis = attempt((): RedisSettings => readServerSettings(config, "redis", "address", externalRedisConfigSchema, liveRedisSettingsSchema));
     const grafana = attempt(() => parseOrThrow(grafanaDefaultsSchema, key("grafana"), readObject(config, "grafana") ?? {}));
     let registryGiven = false;
     const registry = attempt((): RegistrySettings | undefined => {

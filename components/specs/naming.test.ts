@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { dockerObjectName } from "./dockerObjects";
+import { dockerObjectName } from "../dockerObjects";
 import {
     tenantDatabaseName,
     tenantDatabaseUser,
@@ -16,7 +16,7 @@ import {
     tenantServiceName,
     tenantUrl,
 } from "./naming";
-import { RESERVED_USER_IDS, USER_ID_PATTERN } from "./users";
+import { RESERVED_USER_IDS, USER_ID_PATTERN } from "../users/users";
 
 const PURPOSES = ["db", "admin", "key", "ds"] as const;
 

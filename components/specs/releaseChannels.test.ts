@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_GRAFANA_IMAGE } from "./grafanaTenant";
+import { DEFAULT_GRAFANA_IMAGE } from "../grafanaTenant";
 import { channelRegistryProblems, channelsSchema, imageSettingsIssues, planRollout, userChannelProblems, type ImageSettings, type ReleaseChannel } from "./releaseChannels";
-import { grafanaDefaultsSchema } from "./stackConfig";
-import { parseUserList } from "./users";
-import { parseOrThrow } from "./validation";
+import { grafanaDefaultsSchema } from "../pugPlatform";
+import { parseUserList } from "../users/users";
+import { parseOrThrow } from "../validation";
 
 const channel = (version: string, wave = 1): ReleaseChannel => ({ version, wave });
 const settings: ImageSettings = {

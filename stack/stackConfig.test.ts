@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { setConfig } from "../test/harness/pulumiMocks";
 import { readStackSettings } from "./stackConfig";
-import { InvalidInputError } from "./validation";
+import { InvalidInputError } from "../components/validation";
 
 const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const PUBLIC_KEY = keys.publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -25,8 +25,8 @@ function problems(values: Record<string, unknown>): string[] {
 }
 
 describe("pug:proxy", () => {
-    it("defaults to Grafana's own login", () => {
-        expect(read({}).proxy).toEqual({ auth: "grafana" });
+    it("leaves every setting to the front proxy's defaults (Grafana's own login) when the key is absent", () => {
+        expect(read({}).proxy).toEqual({});
     });
 
     it("takes jwt mode with an endpoint and the platform's public key", () => {
@@ -35,16 +35,18 @@ describe("pug:proxy", () => {
     });
 
     it("names the key and the field of every problem", () => {
-        expect(problems({ "pug:proxy": { auth: "jwt" } })).toEqual(["pug:proxy: jwt: is required when auth is jwt ({ endpoint, publicKey })"]);
+        expect(problems({ "pug:proxy": { auth: "jwt" } })).toEqual(['pug:proxy: jwt: is required when auth is "jwt" ({ endpoint, ... })']);
         expect(problems({ "pug:proxy": { jwt } })).toEqual(['pug:proxy: jwt: applies only when auth is "jwt"']);
         expect(problems({ "pug:proxy": { auth: "oauth" } })).toEqual(['pug:proxy: auth: must be "grafana" or "jwt"']);
         expect(problems({ "pug:proxy": { idleTimeoutSeconds: 20, trustedProxies: ["the-lb"], updateOrder: "whenever" } })).toEqual([
             'pug:proxy: updateOrder: must be "start-first" or "stop-first"',
-            "pug:proxy: idleTimeoutSeconds: must be a whole number >= 26",
+            "pug:proxy: idleTimeoutSeconds: must be a whole number above Live's ping interval of 25s",
             "pug:proxy: trustedProxies.0: must be an IP address or CIDR",
         ]);
         expect(problems({ "pug:proxy": { auth: "jwt", jwt: { ...jwt, endpoint: "auth.internal" } } })).toEqual(["pug:proxy: jwt.endpoint: must be an http:// or https:// URL"]);
         expect(problems({ "pug:proxy": { replica: 2 } })).toEqual([expect.stringMatching(/^pug:proxy: .*replica/)]);
+        // the Grafana header's old name (now grafanaHeader, as everywhere else) is refused, not ignored
+        expect(problems({ "pug:proxy": { auth: "jwt", jwt: { ...jwt, header: "X-A" } } })).toEqual(['pug:proxy: jwt: Unrecognized key: "header"']);
     });
 
     it("refuses a private key in place of the public one, and anything that is no PEM public key", () => {
@@ -63,6 +65,15 @@ describe("pug:proxy", () => {
             "pug:grafana: replicas: must be a whole number >= 1",
             "pug:proxy: replicas: must be a whole number >= 1",
         ]);
+    });
+});
+
+describe("pug:grafana", () => {
+    it("is read with GrafanaTenant's rules: what a user's service refuses, the key refuses, naming the field", () => {
+        expect(problems({ "pug:grafana": { memoryLimitMb: 256, memoryReservationMb: 512 } })).toEqual(["pug:grafana: memoryReservationMb: (512) exceeds memoryLimitMb (256)"]);
+        expect(problems({ "pug:grafana": { liveMaxConnections: 5000, openFilesLimit: 4096 } })).toEqual(["pug:grafana: openFilesLimit: (4096) leaves too few descriptors for liveMaxConnections (5000)"]);
+        expect(problems({ "pug:grafana": { replicas: 5, maxReplicas: 4 } })).toEqual(["pug:grafana: replicas: must be at most maxReplicas (4)"]);
+        expect(problems({ "pug:grafana": { memoryLimitMb: 64 } })).toEqual(["pug:grafana: memoryLimitMb: must be a whole number >= 128", "pug:grafana: memoryReservationMb: (128) exceeds memoryLimitMb (64)"]);
     });
 });
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { grafanaVersionSchema, pluginSchema } from "./grafanaImage";
-import { DEFAULT_GRAFANA_IMAGE } from "./grafanaTenant";
+import { grafanaVersionSchema, pluginSchema } from "../grafanaImage";
+import { DEFAULT_GRAFANA_IMAGE } from "../grafanaTenant";
 
 /**
  * Release channels: named Grafana images (e.g. `canary`, `stable`) users are put on. Changing a

@@ -2,7 +2,7 @@ import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { configMount, hashedConfig, hashedSecret, secretMount } from "./dockerObjects";
+import { configMount, hashedConfig, hashedSecret, secretMount } from "../dockerObjects";
 
 /**
  * A user's datasources (e.g. Graphite at the user's own URL and key), provisioned into the user's

@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { dockerObjectName } from "./dockerObjects";
-import { GRAFANA_SECRET_FILES } from "./grafanaTenant";
-import { TENANT_SETTINGS } from "./tenantSettings";
-import { tenantDatabaseName, tenantDatabaseUser, tenantRedisPrefix, tenantServiceName } from "./naming";
+import { dockerObjectName } from "../dockerObjects";
+import { GRAFANA_SECRET_FILES } from "../grafanaTenant";
+import { TENANT_SETTINGS } from "../specs/tenantSettings";
+import { tenantDatabaseName, tenantDatabaseUser, tenantRedisPrefix, tenantServiceName } from "../specs/naming";
 import { parseUserList, RESERVED_USER_IDS, USER_ID_PATTERN, USER_RECORD_FIELDS, type UserRecordInput } from "./users";
-import { InvalidInputError } from "./validation";
+import { InvalidInputError } from "../validation";
 
 /** The problems parseUserList reports, one per line; [] when the list is accepted. */
 function problemsOf(source: string, raw: unknown): string[] {

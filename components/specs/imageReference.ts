@@ -13,7 +13,7 @@
  * changed; checking it with the configuration stops the run before anything is registered.
  */
 import { z } from "zod";
-import { describeKind } from "./validation";
+import { describeKind } from "../validation";
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";

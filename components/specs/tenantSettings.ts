@@ -1,4 +1,4 @@
-import { nearestName } from "./validation";
+import { nearestName } from "../validation";
 
 /** Grafana's built-in themes. */
 export const THEMES = ["light", "dark", "system"] as const;

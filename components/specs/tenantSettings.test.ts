@@ -5,11 +5,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ACME_ENVIRONMENT_SPEC } from "../test/harness/grafanaSpecs";
-import { grafanaEnvironment } from "./grafanaTenant";
-import { platformProblems } from "./pugPlatform";
-import { parseUserList } from "./users";
-import { InvalidInputError } from "./validation";
+import { ACME_ENVIRONMENT_SPEC } from "../../test/harness/grafanaSpecs";
+import { grafanaEnvironment } from "../grafanaTenant";
+import { platformProblems } from "../pugPlatform";
+import { parseUserList } from "../users/users";
+import { InvalidInputError } from "../validation";
 
 const spec = ACME_ENVIRONMENT_SPEC;
 

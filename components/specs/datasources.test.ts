@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { settled, setupPulumiMocks, type MockSetup } from "../test/harness/pulumiMocks";
+import { settled, setupPulumiMocks, type MockSetup } from "../../test/harness/pulumiMocks";
 import type * as dsModule from "./datasources";
 
 const CONFIG = "docker:index/serviceConfig:ServiceConfig";
