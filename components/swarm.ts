@@ -1,6 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { isProductionStackName, quorumWarnings, SwarmNodes, swarmNodesProblem, type SwarmNode, type SwarmNodesArgs } from "./swarmNodes";
+import { z } from "zod";
+import { isProductionStackName, nodeSetupSchema, quorumWarnings, SwarmNodes, swarmNodesSchema, type SwarmNode, type SwarmNodesArgs } from "./swarmNodes";
+import { describeFieldIssues } from "./validation";
 
 /**
  * How a service's name resolves on the overlay networks: "vip", one virtual IP balanced by the
@@ -60,7 +62,7 @@ export interface SwarmArgs {
 }
 
 /** Why a host string is refused, or undefined when it is usable with these options. */
-export function dockerHostProblem(args: Pick<SwarmArgs, "host" | "sshOpts" | "tls"> & { nodes?: unknown[] }): string | undefined {
+export function dockerHostProblem(args: Pick<SwarmArgs, "host" | "sshOpts"> & { tls?: unknown; nodes?: unknown[] }): string | undefined {
     const host = args.host;
     if (args.nodes?.length) {
         if (host !== undefined) return `host and nodes exclude each other: with nodes, the docker provider talks to the first manager (ssh://user@host of that node)`;
@@ -75,6 +77,39 @@ export function dockerHostProblem(args: Pick<SwarmArgs, "host" | "sshOpts" | "tl
     if (args.tls && scheme !== "tcp") return `tls applies to a tcp:// host only, not to ${host ?? "the local engine"}`;
     if (args.sshOpts?.length && scheme !== "ssh") return `sshOpts apply to an ssh:// host only, not to ${host ?? "the local engine"}`;
     return undefined;
+}
+
+/**
+ * SwarmArgs' schema: one definition for the component's arguments and `pug:docker`. The secrets
+ * (TLS key and material, the nodes' private keys) are strings in the stack's config and any Input
+ * from a library caller, so the caller gives their schema; the stack's config is strict about
+ * unknown keys, a component's arguments may carry others.
+ * @internal
+ */
+export function swarmSchema<Secret extends z.ZodType>(secret: Secret, object: typeof z.object | typeof z.strictObject = z.object) {
+    return object({
+        host: z.string().optional(),
+        sshOpts: z.array(z.string()).optional(),
+        tls: z.strictObject({ caCert: secret, cert: secret, key: secret }).optional(),
+        encryptNetworks: z.boolean().optional(),
+        networkPrefix: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, "must be a lowercase letter, then letters, digits or dashes (at most 20)").optional(),
+        nodes: swarmNodesSchema(secret).optional(),
+        nodeSetup: nodeSetupSchema.optional(),
+        production: z.boolean().optional(),
+        endpointMode: z.enum(["vip", "dnsrr"], { error: 'must be "vip" or "dnsrr"' }).optional(),
+    }).superRefine((v, ctx) => {
+        // its messages name the fields they are about
+        const problem = dockerHostProblem(v);
+        if (problem) ctx.addIssue({ code: "custom", message: problem, path: [] });
+        if (v.nodeSetup && !v.nodes?.length) ctx.addIssue({ code: "custom", message: "applies to declared nodes only: add nodes, or remove nodeSetup", path: ["nodeSetup"] });
+    });
+}
+
+/** Why these arguments cannot make a Swarm, one line per problem naming the field. */
+export function swarmProblems(args: SwarmArgs): string[] {
+    const schema = swarmSchema(z.unknown());
+    const parsed = schema.safeParse(args);
+    return parsed.success ? [] : describeFieldIssues(parsed.error, []);
 }
 
 /**
@@ -110,8 +145,8 @@ export class Swarm extends pulumi.ComponentResource {
 
     constructor(name: string, args: SwarmArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
         // Refused before super(), which registers the component: a bad argument changes nothing.
-        const problem = dockerHostProblem(args) ?? (args.nodes?.length ? swarmNodesProblem(args.nodes) : undefined);
-        if (problem) throw new Error(`Swarm ${name}: ${problem}`);
+        const problems = swarmProblems(args);
+        if (problems.length) throw new Error(`Swarm ${name}: ${problems.join("; ")}`);
         super("pug:swarm:Swarm", name, {}, opts);
 
         if (args.nodes?.length) {

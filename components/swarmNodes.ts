@@ -13,7 +13,8 @@ import {
     PUG_LABEL_PREFIX,
     removeNodeScript,
 } from "./specs/swarmScripts";
-import { repeats } from "./validation";
+import { z } from "zod";
+import { describeFieldIssues, portNumber, repeats, wholeAtLeast } from "./validation";
 
 /** A host PUG makes a Swarm node of, over SSH. */
 export interface SwarmNode {
@@ -55,16 +56,61 @@ const SWARM_PORT = 2377;
 /** How long a leaving node's tasks get to move elsewhere before it leaves anyway (nodeSetup.drainWaitSeconds). */
 export const DEFAULT_DRAIN_WAIT_SECONDS = 120;
 
-/** Why these nodes cannot make a swarm, or undefined. */
-export function swarmNodesProblem(nodes: SwarmNode[]): string | undefined {
-    if (!nodes.some((n) => n.role === "manager")) return "nodes: at least one node must be a manager (the first manager initialises the swarm)";
-    const [duplicate] = repeats(nodes, (n) => n.host);
-    if (duplicate) return `nodes: host "${duplicate.item.host}" appears twice`;
-    for (const node of nodes) {
+/** Why these nodes cannot make a swarm together, as issues at their place (each node's own fields are the schema's). */
+function swarmNodesIssues(nodes: readonly SwarmNode[]): Array<{ path: (string | number)[]; message: string }> {
+    const issues: Array<{ path: (string | number)[]; message: string }> = [];
+    if (!nodes.some((n) => n.role === "manager")) issues.push({ path: [], message: "at least one node must be a manager (the first manager initialises the swarm)" });
+    for (const { item, index } of repeats(nodes, (n) => n.host)) issues.push({ path: [index, "host"], message: `"${item.host}" appears twice` });
+    for (const [index, node] of nodes.entries()) {
         const reserved = Object.keys(node.labels ?? {}).find((k) => k.startsWith(PUG_LABEL_PREFIX));
-        if (reserved) return `nodes: ${node.host}: label "${reserved}" uses the prefix "${PUG_LABEL_PREFIX}", which PUG keeps for its own labels`;
+        if (reserved) issues.push({ path: [index, "labels"], message: `${node.host}: label "${reserved}" uses the prefix "${PUG_LABEL_PREFIX}", which PUG keeps for its own labels` });
     }
-    return undefined;
+    return issues;
+}
+
+/**
+ * The nodes' schema: each node's fields, and the rules across them. `privateKey` is a string in
+ * the stack's config and any Input from a library caller, so the caller gives its schema.
+ * @internal
+ */
+export function swarmNodesSchema<Secret extends z.ZodType>(privateKey: Secret) {
+    return z
+        .array(
+            z.strictObject({
+                host: z.string().regex(/^([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[?[0-9a-f:]+\]?)$/i, "must be a host name or IP address (no port: give port)"),
+                port: portNumber.optional(),
+                user: z.string().regex(/^[a-z_][a-z0-9_.-]*$/i, "must be a user name"),
+                privateKey: privateKey.optional(),
+                hostKey: z.string().regex(/^(ssh|ecdsa)-\S+ \S+/, "must be a public host key line, e.g. ssh-ed25519 AAAA…").optional(),
+                role: z.enum(["manager", "worker"], { error: "must be manager or worker" }),
+                advertiseAddress: z.string().regex(IP_ADDRESS, "must be an IP address").optional(),
+                labels: z
+                    .record(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, "a label key is letters, digits, '.', '_' or '-'"), z.string().regex(/^[^\n\r]*$/, "a label value is one line"))
+                    .optional(),
+            }),
+        )
+        .min(1, "lists at least one node (or leave nodes out to use an existing swarm)")
+        .superRefine((nodes, ctx) => {
+            for (const issue of swarmNodesIssues(nodes as unknown as SwarmNode[])) ctx.addIssue({ code: "custom", ...issue });
+        });
+}
+
+/** How the nodes are set up (SwarmNodesArgs but the nodes; `pug:docker.nodeSetup`). @internal */
+export const nodeSetupSchema = z.strictObject({
+    engineMetricsPort: portNumber.optional(),
+    daemonConfigPath: z.string().regex(/^\/\S+$/, "must be an absolute path").optional(),
+    restartCommand: z.string().min(1).optional(),
+    drainWaitSeconds: wholeAtLeast(0).optional(),
+    downWaitSeconds: wholeAtLeast(0).optional(),
+});
+
+/** SwarmNodesArgs' schema, the private keys any Input. */
+const swarmNodesArgsSchema = nodeSetupSchema.safeExtend({ nodes: swarmNodesSchema(z.unknown()) });
+
+/** Why these arguments cannot make a swarm, one line per problem naming the field. */
+export function swarmNodesProblems(args: SwarmNodesArgs): string[] {
+    const parsed = swarmNodesArgsSchema.safeParse(args);
+    return parsed.success ? [] : describeFieldIssues(parsed.error, Object.keys(swarmNodesArgsSchema.shape));
 }
 
 /**
@@ -138,9 +184,10 @@ export class SwarmNodes extends pulumi.ComponentResource {
     public readonly engineMetricsTargets: Record<string, string>;
 
     constructor(name: string, args: SwarmNodesArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        // Checked before super(), which registers the component: bad arguments change nothing.
+        const problems = swarmNodesProblems(args);
+        if (problems.length) throw new Error(`SwarmNodes ${name}: ${problems.join("; ")}`);
         super("pug:swarm:SwarmNodes", name, {}, opts);
-        const problem = swarmNodesProblem(args.nodes);
-        if (problem) throw new Error(`SwarmNodes ${name}: ${problem}`);
 
         const first = args.nodes.find((n) => n.role === "manager")!;
         this.firstManager = first;

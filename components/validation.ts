@@ -10,8 +10,9 @@ import { z } from "zod";
  */
 export function describeIssues(source: string, entry: string | undefined, error: z.ZodError): string[] {
     return error.issues.map((issue) => {
-        const field = issue.path.length ? issue.path.join(".") : "value";
-        return `${source}: ${entry ? `${entry}: ` : ""}${field}: ${issue.message}`;
+        // a problem of the whole value (its type, a rule across fields) names no field
+        const field = issue.path.length ? `${issue.path.join(".")}: ` : "";
+        return `${source}: ${entry ? `${entry}: ` : ""}${field}${issue.message}`;
     });
 }
 
@@ -21,16 +22,6 @@ export const wholeAtLeast = (min: number) => z.number().int(`must be a whole num
 export const portNumber = wholeAtLeast(1).max(65535, "must be a port number (1-65535)");
 /** A schema of `host:port`. @internal */
 export const hostPort = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/i, "must be host:port");
-
-/** Whether `value` is a whole number from `min` to `max`. */
-export function isWholeNumber(value: number, min: number, max = Number.MAX_SAFE_INTEGER): boolean {
-    return Number.isInteger(value) && value >= min && value <= max;
-}
-
-/** Like `isWholeNumber`, for an optional argument: one left out passes (its default applies). */
-export function isAbsentOrWholeNumber(value: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): boolean {
-    return value === undefined || isWholeNumber(value, min, max);
-}
 
 /** The items that repeat an earlier one's key, with their index: each is an "appears twice". */
 export function repeats<T>(items: readonly T[], key: (item: T) => string): Array<{ item: T; index: number }> {

@@ -7,12 +7,12 @@ import { liveRedisSettingsSchema } from "../components/liveRedis";
 import { monitoringSettingsSchema, type MonitoringSettings } from "../components/monitoring";
 import { PUBLIC_HOST } from "../components/specs/nginxConfig";
 import { channelRegistryProblems } from "../components/specs/releaseChannels";
-import { dockerHostProblem } from "../components/swarm";
-import { swarmNodesProblem, type SwarmNode } from "../components/swarmNodes";
+import { swarmSchema } from "../components/swarm";
+import type { SwarmNode } from "../components/swarmNodes";
 import type { UrlMode } from "../components/specs/naming";
 import { externalMysqlSchema, externalRedisSchema, grafanaDefaultsSchema, proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
 import { USER_ID_PATTERN } from "../components/users/users";
-import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, portNumber, problemCollector, wholeAtLeast } from "../components/validation";
+import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, problemCollector } from "../components/validation";
 
 /**
  * The stack's configuration: the user-facing contract of `pulumi config`. Every key is validated
@@ -20,54 +20,14 @@ import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, port
  */
 
 const hostName = z.string().regex(PUBLIC_HOST, "must be a host name (letters, digits, dots, dashes), optionally with :port");
-const ipAddress = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+:[0-9a-f:.]*)$/i, "must be an IP address");
 
 /** `pug:urlMode`: `path` (the default) or `subdomain`, see UrlMode. */
 const urlModeSchema = z.enum(["path", "subdomain"], {
     error: 'must be "path" (https://DOMAIN/<id>/grafana/, the default) or "subdomain" (https://<id>.DOMAIN/)',
 });
 
-/** One entry of `pug:docker.nodes`: a bare host PUG makes a Swarm node of. */
-export const swarmNodeSchema = z.strictObject({
-    host: z.string().regex(/^([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[?[0-9a-f:]+\]?)$/i, "must be a host name or IP address (no port: give port)"),
-    port: portNumber.optional(),
-    user: z.string().regex(/^[a-z_][a-z0-9_.-]*$/i, "must be a user name"),
-    privateKey: z.string().min(1).optional(),
-    hostKey: z.string().regex(/^(ssh|ecdsa)-\S+ \S+/, "must be a public host key line, e.g. ssh-ed25519 AAAA…").optional(),
-    role: z.enum(["manager", "worker"], { error: "must be manager or worker" }),
-    advertiseAddress: ipAddress.optional(),
-    labels: z.record(
-        z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, "a label key is letters, digits, '.', '_' or '-'"),
-        z.string().regex(/^[^\n\r]*$/, "a label value is one line"),
-    ).optional(),
-});
-
-/** `pug:docker.nodeSetup`: how the declared nodes are set up. */
-export const nodeSetupSchema = z.strictObject({
-    engineMetricsPort: portNumber.optional(),
-    daemonConfigPath: z.string().regex(/^\/\S+$/, "must be an absolute path").optional(),
-    restartCommand: z.string().min(1).optional(),
-    drainWaitSeconds: wholeAtLeast(0).optional(),
-    downWaitSeconds: wholeAtLeast(0).optional(),
-});
-
-export const dockerConfigSchema = z.strictObject({
-    host: z.string().optional(),
-    sshOpts: z.array(z.string()).optional(),
-    tls: z.strictObject({ caCert: z.string(), cert: z.string(), key: z.string() }).optional(),
-    encryptNetworks: z.boolean().optional(),
-    managerAddress: z.string().min(1).optional(),
-    nodes: z.array(swarmNodeSchema).min(1, "lists at least one node (or leave nodes out to use an existing swarm)").optional(),
-    nodeSetup: nodeSetupSchema.optional(),
-    production: z.boolean().optional(),
-    endpointMode: z.enum(["vip", "dnsrr"]).optional(),
-}).superRefine((v, ctx) => {
-    const problem = dockerHostProblem(v);
-    if (problem) ctx.addIssue({ code: "custom", message: problem, path: [v.nodes?.length ? "nodes" : "host"] });
-    const nodesProblem = v.nodes?.length ? swarmNodesProblem(v.nodes) : undefined;
-    if (nodesProblem) ctx.addIssue({ code: "custom", message: nodesProblem.replace(/^nodes: /, ""), path: ["nodes"] });
-    if (v.nodeSetup && !v.nodes?.length) ctx.addIssue({ code: "custom", message: "applies to declared nodes only: add nodes, or remove nodeSetup", path: ["nodeSetup"] });
-});
+/** `pug:docker`: the Swarm's settings (secrets as strings), and the manager's address for the mysql provider. */
+export const dockerConfigSchema = swarmSchema(z.string(), z.strictObject).safeExtend({ managerAddress: z.string().min(1).optional() });
 
 /** `pug:monitoring`: the monitoring's settings, and whether it runs at all. */
 export const monitoringSchema = monitoringSettingsSchema.safeExtend({ enabled: z.boolean().default(true) });

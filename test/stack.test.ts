@@ -215,9 +215,9 @@ describe("malformed settings stop the program before any resource is registered"
     it.each([
         [{ "pug:mysql": { endpoint: "db.internal:3306" } }, "pug:mysql: username: is required with endpoint"],
         [{ "pug:mysql": { endpoint: "db.internal" } }, "pug:mysql: endpoint: must be host:port"],
-        [{ "pug:redis": { address: "redis:6379", pasword: "x" } }, 'pug:redis: value: Unrecognized key: "pasword"'],
+        [{ "pug:redis": { address: "redis:6379", pasword: "x" } }, 'pug:redis: Unrecognized key: "pasword"'],
         [{ "pug:grafana": { replicas: 0 } }, "pug:grafana: replicas: must be a whole number >= 1"],
-        [{ "pug:docker": { host: "tcp://m:2375" } }, 'pug:docker: host: host "tcp://m:2375" is TCP'],
+        [{ "pug:docker": { host: "tcp://m:2375" } }, 'pug:docker: host "tcp://m:2375" is TCP'],
         [{ "pug:docker": { endpointMode: "ipvs" } }, "pug:docker: endpointMode:"],
         [{ "pug:domain": undefined }, "pug:domain: is required"],
         [{ "pug:users": [{ id: "alice" }, { id: "Bob" }] }, 'pug:users: entry 2 (id "Bob"): id must be a lowercase letter'],

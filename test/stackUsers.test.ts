@@ -232,7 +232,7 @@ describe("subdomain mode (pug:urlMode)", () => {
     it("keeps path mode the default, and refuses another mode", async () => {
         expect((await run({ "pug:users": [{ id: "acme" }] })).outputs?.urls).toEqual({ acme: "https://grafana.test/acme/grafana/" });
         const { error } = await run({ "pug:urlMode": "subdomains", "pug:users": [{ id: "acme" }] });
-        expect(error?.message).toContain('pug:urlMode: value: must be "path" (https://DOMAIN/<id>/grafana/, the default) or "subdomain" (https://<id>.DOMAIN/)');
+        expect(error?.message).toContain('pug:urlMode: must be "path" (https://DOMAIN/<id>/grafana/, the default) or "subdomain" (https://<id>.DOMAIN/)');
         expect(mocks.resources).toEqual([]);
     });
 });

@@ -49,9 +49,9 @@ describe("pug:docker.nodes and pug:monitoring are validated before anything is r
     it.each([
         [{ "pug:docker": { nodes: [{ ...NODES[0], role: "boss" }] } }, "pug:docker: nodes.0.role: must be manager or worker"],
         [{ "pug:docker": { nodes: [{ ...NODES[0], host: "m1:22" }] } }, "pug:docker: nodes.0.host: must be a host name or IP address (no port: give port)"],
-        [{ "pug:docker": { host: "ssh://deploy@m1", nodes: NODES } }, "pug:docker: nodes: host and nodes exclude each other"],
+        [{ "pug:docker": { host: "ssh://deploy@m1", nodes: NODES } }, "pug:docker: host and nodes exclude each other"],
         [{ "pug:docker": { nodes: [NODES[3]] } }, "pug:docker: nodes: at least one node must be a manager"],
-        [{ "pug:docker": { nodes: [{ ...NODES[0], labels: { "pug.host": "x" } }] } }, 'pug:docker: nodes: 10.1.0.1: label "pug.host" uses the prefix "pug."'],
+        [{ "pug:docker": { nodes: [{ ...NODES[0], labels: { "pug.host": "x" } }] } }, 'pug:docker: nodes.0.labels: 10.1.0.1: label "pug.host" uses the prefix "pug."'],
         [{ "pug:docker": { nodes: [{ ...NODES[0], advertiseAddress: "m1.example" }] } }, "pug:docker: nodes.0.advertiseAddress: must be an IP address"],
         [{ "pug:docker": { nodeSetup: { engineMetricsPort: 9323 } } }, "pug:docker: nodeSetup: applies to declared nodes only"],
         [{ "pug:monitoring": { scrapeInterval: "often" } }, "pug:monitoring: scrapeInterval: must be a duration such as 15s"],
