@@ -109,4 +109,13 @@ describe("PugPlatform", () => {
         await settled();
         expect(mocks.resources).toEqual([]);
     });
+
+    it("checks its domain, URL mode and user secrets as pug:domain, pug:urlMode and pug:userSecrets are", async () => {
+        const bad = (extra: Partial<platformModule.PugPlatformArgs>) => () => platform("pug", [user("alice")], extra);
+        expect(bad({ domain: "metrics.example.org/evil" })).toThrow("PugPlatform pug: domain must be a host name (letters, digits, dots, dashes), optionally with :port");
+        expect(bad({ urlMode: "query" as never })).toThrow('PugPlatform pug: urlMode must be "path"');
+        expect(bad({ userSecrets: { alice: { "db pass": "x" } } })).toThrow("PugPlatform pug: userSecrets.alice.db pass a secret name is letters, digits, '_' or '-'");
+        await settled();
+        expect(mocks.resources).toEqual([]);
+    });
 });

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createPublicKey } from "crypto";
 import { z } from "zod";
-import { datasourceSecretProblems } from "./specs/datasources";
+import { datasourceSecretProblems, SECRET_NAME_PATTERN } from "./specs/datasources";
 import { hashedConfig, hashedSecret } from "./dockerObjects";
 import { EmbeddedMysql, embeddedMysqlSettingsSchema, type EmbeddedMysqlSettings } from "./embeddedMysql";
 import { FrontProxy, frontProxySettingsSchema, proxyJwtSchema, type FrontProxySettings, type ProxyJwt } from "./frontProxy";
@@ -14,12 +14,13 @@ import { LiveRedis, liveRedisSettingsSchema, type LiveRedisSettings } from "./li
 import { Monitoring, monitoringSettingsSchema, type MonitoringArgs } from "./monitoring";
 import { tenantServiceName, tenantUrl, type UrlMode } from "./specs/naming";
 import { imageReferenceSchema } from "./specs/imageReference";
+import { PUBLIC_HOST } from "./specs/nginxConfig";
 import { channelsSchema, imageSettingsIssues, planRollout, userChannelProblems, type ReleaseChannel } from "./specs/releaseChannels";
 import { Swarm, type SwarmArgs } from "./swarm";
 import { TenantDatabase } from "./tenantDatabase";
 import { settingsProblemLines } from "./specs/tenantSettings";
 import { checkRestores } from "./users/userLifecycle";
-import type { UserRecord } from "./users/users";
+import { USER_ID_PATTERN, type UserRecord } from "./users/users";
 import { describeFieldIssues, hostPort, repeats, wholeAtLeast } from "./validation";
 
 /*
@@ -76,6 +77,30 @@ export const externalMysqlSchema = z.strictObject({
 });
 /** ExternalRedisSettings' schema but the password (see externalMysqlSchema). @internal */
 export const externalRedisSchema = z.strictObject({ address: hostPort });
+
+/** The public host users' URLs are under (`pug:domain`). @internal */
+export const domainSchema = z.string().regex(PUBLIC_HOST, "must be a host name (letters, digits, dots, dashes), optionally with :port");
+
+/** Where users' Grafanas are served (`pug:urlMode`, see UrlMode). @internal */
+export const urlModeSchema = z.enum(["path", "subdomain"], {
+    error: 'must be "path" (https://DOMAIN/<id>/grafana/, the default) or "subdomain" (https://<id>.DOMAIN/)',
+});
+
+/**
+ * Each user's secrets by name (`pug:userSecrets`): ids and names checked, the values' schema given
+ * by the caller (strings from the config, any Input from code). @internal
+ */
+export function userSecretsSchema<Secret extends z.ZodType>(secret: Secret) {
+    return z.record(z.string(), z.record(z.string(), secret)).superRefine((users, ctx) => {
+        // key problems as refinements, so the message names the key
+        for (const [user, secrets] of Object.entries(users)) {
+            if (!USER_ID_PATTERN.test(user)) ctx.addIssue({ code: "custom", path: [user], message: "is not a user id" });
+            for (const name of Object.keys(secrets as object)) {
+                if (!SECRET_NAME_PATTERN.test(name)) ctx.addIssue({ code: "custom", path: [user, name], message: "a secret name is letters, digits, '_' or '-'" });
+            }
+        }
+    });
+}
 
 /** Problems of a server setting, named under `key`: the external schema with a password required, or the embedded one. */
 function serverProblems(key: string, settings: { mode: string; password?: unknown } | undefined, external: z.ZodObject, embedded: z.ZodObject): string[] {
@@ -231,6 +256,13 @@ interface ChannelImage {
 /** What would make the platform fail half-way, found up front: duplicates, each user's Grafana arguments, restores of unknown users. */
 export function platformProblems(args: PugPlatformArgs): string[] {
     const problems: string[] = [];
+    const field = (key: string, schema: z.ZodType, value: unknown) => {
+        const parsed = schema.safeParse(value);
+        for (const issue of parsed.error?.issues ?? []) problems.push(`${[key, ...issue.path.map(String)].join(".")} ${issue.message}`);
+    };
+    field("domain", domainSchema, args.domain);
+    field("urlMode", urlModeSchema, args.urlMode ?? "path");
+    field("userSecrets", userSecretsSchema(z.unknown()), args.userSecrets ?? {});
     problems.push(...serverProblems("mysql", args.mysql, externalMysqlSchema, embeddedMysqlSettingsSchema));
     problems.push(...serverProblems("redis", args.redis, externalRedisSchema, liveRedisSettingsSchema));
     // Monitoring is declared last: its settings are checked here, before anything is registered

@@ -1,30 +1,20 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { SECRET_NAME_PATTERN } from "../components/specs/datasources";
 import { registrySchema, type RegistrySettings } from "../components/grafanaImage";
 import { embeddedMysqlSettingsSchema } from "../components/embeddedMysql";
 import { liveRedisSettingsSchema } from "../components/liveRedis";
 import { monitoringSettingsSchema, type MonitoringSettings } from "../components/monitoring";
-import { PUBLIC_HOST } from "../components/specs/nginxConfig";
 import { channelRegistryProblems } from "../components/specs/releaseChannels";
 import { swarmSchema } from "../components/swarm";
 import type { SwarmNode } from "../components/swarmNodes";
 import type { UrlMode } from "../components/specs/naming";
-import { externalMysqlSchema, externalRedisSchema, grafanaDefaultsSchema, proxySettingsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
-import { USER_ID_PATTERN } from "../components/users/users";
+import { domainSchema, externalMysqlSchema, externalRedisSchema, grafanaDefaultsSchema, proxySettingsSchema, urlModeSchema, userSecretsSchema, type GrafanaDefaults, type MysqlSettings, type ProxySettings, type RedisSettings } from "../components/pugPlatform";
 import { DuplicateKeyError, InvalidInputError, parseJsonText, parseOrThrow, problemCollector } from "../components/validation";
 
 /**
  * The stack's configuration: the user-facing contract of `pulumi config`. Every key is validated
  * here, before any resource is registered, and errors name the key and the field.
  */
-
-const hostName = z.string().regex(PUBLIC_HOST, "must be a host name (letters, digits, dots, dashes), optionally with :port");
-
-/** `pug:urlMode`: `path` (the default) or `subdomain`, see UrlMode. */
-const urlModeSchema = z.enum(["path", "subdomain"], {
-    error: 'must be "path" (https://DOMAIN/<id>/grafana/, the default) or "subdomain" (https://<id>.DOMAIN/)',
-});
 
 /** `pug:docker`: the Swarm's settings (secrets as strings), and the manager's address for the mysql provider. */
 export const dockerConfigSchema = swarmSchema(z.string(), z.strictObject).safeExtend({ managerAddress: z.string().min(1).optional() });
@@ -41,16 +31,8 @@ const externalRedisConfigSchema = externalRedisSchema.safeExtend({
     password: z.string({ error: "is required with address (set it with `pulumi config set --secret --path pug:redis.password`)" }).min(1),
 });
 
-/** `pug:userSecrets`: per user, secrets its records refer to as `{ secret: "<name>" }` (datasource credentials). */
-export const userSecretsSchema = z.record(z.string(), z.record(z.string(), z.string().min(1))).superRefine((users, ctx) => {
-    // key problems as refinements, so the message names the key
-    for (const [user, secrets] of Object.entries(users)) {
-        if (!USER_ID_PATTERN.test(user)) ctx.addIssue({ code: "custom", path: [user], message: "is not a user id" });
-        for (const name of Object.keys(secrets)) {
-            if (!SECRET_NAME_PATTERN.test(name)) ctx.addIssue({ code: "custom", path: [user, name], message: "a secret name is letters, digits, '_' or '-'" });
-        }
-    }
-});
+/** `pug:userSecrets`: per user, secrets by name, strings here (made Pulumi secrets on reading). */
+const userSecretsConfigSchema = userSecretsSchema(z.string().min(1));
 
 export type DockerConfig = z.output<typeof dockerConfigSchema>;
 /** `pug:docker` as the platform takes it: the nodes' private keys are Pulumi secrets. */
@@ -124,7 +106,7 @@ export function readStackSettings(config: pulumi.Config): StackSettings {
     const domain = attempt(() => {
         const value = config.get("domain");
         if (value === undefined) throw new InvalidInputError([`${key("domain")}: is required (the public host, e.g. grafana.example.com)`]);
-        return parseOrThrow(hostName, key("domain"), value);
+        return parseOrThrow(domainSchema, key("domain"), value);
     });
     const urlMode = attempt(() => parseOrThrow(urlModeSchema, key("urlMode"), config.get("urlMode") ?? "path"));
     const docker = attempt((): DockerSettings => {
@@ -144,7 +126,7 @@ export function readStackSettings(config: pulumi.Config): StackSettings {
     });
     const userSecrets = attempt(() =>
         Object.fromEntries(
-            Object.entries(parseOrThrow(userSecretsSchema, key("userSecrets"), readObject(config, "userSecrets") ?? {})).map(([user, secrets]) => [
+            Object.entries(parseOrThrow(userSecretsConfigSchema, key("userSecrets"), readObject(config, "userSecrets") ?? {})).map(([user, secrets]) => [
                 user,
                 Object.fromEntries(Object.entries(secrets).map(([name, value]) => [name, pulumi.secret(value)])),
             ]),
