@@ -48,7 +48,7 @@ async function main() {
         domain: settings.domain,
         urlMode: settings.urlMode,
         users,
-        restoredUsers: lifecycle.restoreUsers,
+        restoreUsers: lifecycle.restoreUsers,
         swarm: settings.docker,
         mysql: settings.mysql,
         redis: settings.redis,

@@ -217,7 +217,7 @@ export interface PugPlatformArgs {
      * (imported) instead of created, which would fail. Each must be in `users`.
      * @default none
      */
-    restoredUsers?: string[];
+    restoreUsers?: string[];
     /**
      * Prometheus (engines, proxy, every active user's Grafana) and the operations Grafana.
      * `enabled: false` leaves them out. Engine targets default to the swarm's declared nodes.
@@ -287,8 +287,8 @@ export function platformProblems(args: PugPlatformArgs): string[] {
         problems.push(...datasourceSecretProblems(`user "${user.id}"`, user.id, user.datasources ?? [], Object.keys(args.userSecrets?.[user.id] ?? {})));
         problems.push(...settingsProblemLines(`user "${user.id}"`, user.settings));
     }
-    const restoreConflicts = checkRestores(args.restoredUsers ?? [], args.users.map((u) => u.id)).problems;
-    problems.push(...restoreConflicts.map((p) => `restoredUsers: ${p}`));
+    const restoreConflicts = checkRestores(args.restoreUsers ?? [], args.users.map((u) => u.id)).problems;
+    problems.push(...restoreConflicts.map((p) => `restoreUsers: ${p}`));
     return problems;
 }
 
@@ -322,7 +322,7 @@ export class PugPlatform extends pulumi.ComponentResource {
         const problems = platformProblems(args);
         if (problems.length) throw new Error(problems.map((p) => `PugPlatform ${name}: ${p}`).join("\n"));
         super("pug:platform:PugPlatform", name, {}, opts);
-        const restored = new Set(args.restoredUsers ?? []);
+        const restored = new Set(args.restoreUsers ?? []);
 
         this.swarm = new Swarm(`${name}-swarm`, args.swarm, { parent: this });
         const swarmManaged = { parent: this, providers: { docker: this.swarm.provider } };
