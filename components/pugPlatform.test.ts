@@ -118,4 +118,12 @@ describe("PugPlatform", () => {
         await settled();
         expect(mocks.resources).toEqual([]);
     });
+
+    it("refuses a release channel with neither version nor image, as pug:grafana does (the service would get no image)", async () => {
+        expect(() => platform("pug", [user("alice", { channel: "canary" })], { grafana: { replicas: 3, maxReplicas: 10, channels: { canary: {} as never } } })).toThrow(
+            "PugPlatform pug: grafana.channels.canary.version a channel needs a version (or a ready-made image)",
+        );
+        await settled();
+        expect(mocks.resources).toEqual([]);
+    });
 });
