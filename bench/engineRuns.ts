@@ -6,9 +6,9 @@
  * 1. `pulumi preview` of a new stack of N users, against the flat baseline (bench/flat: the same
  *    custom resources with the same inputs, as the program registers them under the mocks,
  *    registered flat with no PUG code): PUG's own cost.
- * 2. The deployed stack at two sizes: the up that grew it, a no-change preview and up, resources
- *    and state per user; then one user added, one user's setting changed, one removed: the steps
- *    each plan touches and the wall time of its preview and up.
+ * 2. The deployed stack at two sizes (1 replica per user): the up that grew it, a no-change
+ *    preview and up, resources and state per user; then one user added, one user's setting
+ *    changed, one removed: the steps each plan touches and the wall time of its preview and up.
  * 3. A fleet upgrade: a new Grafana image for every user (2 replicas each) while a client polls
  *    every user through the proxy, all at once and then in release-channel waves (canary first),
  *    against the time Swarm's update settings predict.
@@ -37,13 +37,19 @@ export interface EngineBenchOptions {
     fleetUsers: number;
     /** Users on the canary channel, the first wave. */
     canaryUsers: number;
-    /** Replicas of every user. */
-    replicas: number;
+    /**
+     * Replicas of every user of the deployed sizes. One: on this machine Docker's health checks
+     * (a runc exec per replica every 10 s) of 200 replicas took both cores, and the Swarm
+     * thrashed (see the README).
+     */
+    deployedReplicas: number;
+    /** Replicas of every user of the fleet upgrade. */
+    fleetReplicas: number;
     /** How often the client asks each user's /api/health during a fleet upgrade, ms. */
     pollEveryMs: number;
 }
 
-export const DEFAULT_ENGINE_OPTIONS: EngineBenchOptions = { previewSizes: [10, 100, 500], deployedSizes: [10, 100], fleetUsers: 24, canaryUsers: 3, replicas: 2, pollEveryMs: 1_000 };
+export const DEFAULT_ENGINE_OPTIONS: EngineBenchOptions = { previewSizes: [10, 100, 500], deployedSizes: [10, 100], fleetUsers: 24, canaryUsers: 3, deployedReplicas: 1, fleetReplicas: 2, pollEveryMs: 1_000 };
 
 /** One `pulumi` command: its wall time and the peak summed RSS of its process tree. */
 export interface EngineRun {
@@ -63,6 +69,7 @@ export interface PreviewScaling {
 
 export interface DeployedSize {
     users: number;
+    replicas: number;
     resources: number;
     resourcesPerUser: number;
     stateBytesPerUser: number;
@@ -175,14 +182,15 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
         const parallelDefault = Number(/--parallel int.*\(default (\d+)\)/.exec((await (await newStack("help")).run(["up", "--help"])).stdout)?.[1]);
         if (!Number.isInteger(parallelDefault)) throw new Error("pulumi up --help gives no default of --parallel");
         const previews = await previewScaling(opts, newStack, writeUsers, stackConfig);
+        progress("previews", previews);
 
         const stack = await newStack("fleet");
         await stack.setConfig(stackConfig());
         const results: Pick<EngineResults, "deployed" | "changes" | "fleet"> = { deployed: [], changes: [], fleet: [] };
         const [small, large] = opts.deployedSizes;
         let deployedUsers = 0;
-        const grow = async (users: number, grafana: Record<string, unknown> = {}) => {
-            writeUsers(engineUsers(users, opts.replicas));
+        const grow = async (users: number, replicas: number, grafana: Record<string, unknown> = {}) => {
+            writeUsers(engineUsers(users, replicas));
             await stack.setConfig(stackConfig(grafana));
             const run = await measured((started) => stack.up([], { started }));
             await waitForAllServices(swarm.engine, 20 * 60_000);
@@ -197,6 +205,7 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
             const stateBytes = Buffer.byteLength(await stack.exportText());
             results.deployed.push({
                 users,
+                replicas: opts.deployedReplicas,
                 resources,
                 resourcesPerUser: resources / users,
                 stateBytesPerUser: stateBytes / users,
@@ -204,19 +213,20 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
                 noChangePreview: { ...preview, touched: touched(preview.value.steps).length },
                 noChangeUp,
             });
-            results.changes.push(...(await oneUserChanges(stack, users, opts, writeUsers, swarm)));
+            results.changes.push(...(await oneUserChanges(stack, users, opts.deployedReplicas, writeUsers, swarm)));
+            progress(`deployed ${users}`, { deployed: results.deployed.at(-1), changes: results.changes.filter((c) => c.users === users) });
         };
 
-        await measureSize(small, await grow(small));
+        await measureSize(small, await grow(small, opts.deployedReplicas));
         const door = frontProxyDoor((await stack.outputs()).proxyPublishedPort, DOMAIN);
-        await grow(opts.fleetUsers);
+        await grow(opts.fleetUsers, opts.fleetReplicas);
         const service = await swarm.engine.call("GET", `/services/${tenantServiceName(engineUsers(1, 1)[0].id)}`);
         const swarmUpdate = {
             healthIntervalSeconds: nsToSeconds(service.Spec.TaskTemplate.ContainerSpec.Healthcheck.Interval),
             delaySeconds: nsToSeconds(service.Spec.UpdateConfig.Delay),
             monitorSeconds: nsToSeconds(service.Spec.UpdateConfig.Monitor),
         };
-        const fleetIds = engineUsers(opts.fleetUsers, opts.replicas).map((u) => u.id);
+        const fleetIds = engineUsers(opts.fleetUsers, opts.fleetReplicas).map((u) => u.id);
         const upgrade = async (how: string, waves: number[], prepare: () => Promise<void>, canary: string[] = []): Promise<FleetUpgrade> => {
             await prepare();
             const clients = fleetIds.map((id) => pollHealth(door, id, 5_000, opts.pollEveryMs));
@@ -242,10 +252,10 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
             return {
                 how,
                 users: fleetIds.length,
-                replicas: opts.replicas,
+                replicas: opts.fleetReplicas,
                 upSeconds,
                 rolloutSeconds: (completedAt - t0) / 1000,
-                predictedSeconds: predictedRolloutSeconds(swarmUpdate, opts.replicas, waves, parallelDefault),
+                predictedSeconds: predictedRolloutSeconds(swarmUpdate, opts.fleetReplicas, waves, parallelDefault),
                 requests: polled.reduce((s, p) => s + p.requests, 0),
                 failedRequests: polled.reduce((s, p) => s + p.failures.length, 0),
                 longestOutageSeconds: Math.max(...polled.map((p) => p.longestOutageMs)) / 1000,
@@ -262,7 +272,7 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
         // the users onto channels at the image they run (no rollout), then both channels back: canary first
         const canary = fleetIds.slice(0, opts.canaryUsers);
         const onChannels = (channelImage: string) => ({ image: undefined, channels: { canary: { image: channelImage, wave: 0 }, stable: { image: channelImage, wave: 1 } }, defaultChannel: "stable" });
-        const channelUsers = engineUsers(opts.fleetUsers, opts.replicas).map((u) => (canary.includes(u.id) ? { ...u, channel: "canary" } : u));
+        const channelUsers = engineUsers(opts.fleetUsers, opts.fleetReplicas).map((u) => (canary.includes(u.id) ? { ...u, channel: "canary" } : u));
         writeUsers(channelUsers);
         await stack.setConfig(stackConfig(onChannels(standinNext)));
         await stack.up();
@@ -270,12 +280,18 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
             await upgrade(`release channels: ${canary.length} canary users, then the rest`, [canary.length, fleetIds.length - canary.length], () => stack.setConfig(stackConfig(onChannels(images.standin))), canary),
         );
 
-        await measureSize(large, await grow(large, onChannels(images.standin)));
+        progress("fleet", results.fleet);
+        await measureSize(large, await grow(large, opts.deployedReplicas, onChannels(images.standin)));
         return { options: opts, parallelDefault, previews, previewGrowth: growthOf(previews), ...results, swarmUpdate };
     } finally {
         host?.teardown();
         rmSync(workDir, { recursive: true, force: true });
     }
+}
+
+/** Prints a phase's figures as soon as they are measured: a run stopped later keeps them in its log. */
+function progress(phase: string, figures: unknown): void {
+    console.log(`engine benchmark, ${phase}: ${JSON.stringify(figures)}`);
 }
 
 /** Runs a `pulumi` command, sampling its process tree's memory. */
@@ -300,7 +316,7 @@ async function previewScaling(
 ): Promise<PreviewScaling[]> {
     const scaling: PreviewScaling[] = [];
     for (const users of opts.previewSizes) {
-        writeUsers(engineUsers(users, opts.replicas));
+        writeUsers(engineUsers(users, opts.deployedReplicas));
         const pugStack = await newStack(`preview-${users}`);
         await pugStack.setConfig(stackConfig());
         const pug = await measured((started) => pugStack.preview([], { started }));
@@ -333,11 +349,11 @@ function growthOf(previews: PreviewScaling[]): EngineResults["previewGrowth"] {
 }
 
 /** At `users` deployed: one user added, one user's setting changed, that user removed; each previewed, then applied. */
-async function oneUserChanges(stack: PulumiStack, users: number, opts: EngineBenchOptions, writeUsers: (users: object[]) => void, swarm: SwarmHost): Promise<OneUserChange[]> {
-    const base = engineUsers(users, opts.replicas);
+async function oneUserChanges(stack: PulumiStack, users: number, replicas: number, writeUsers: (users: object[]) => void, swarm: SwarmHost): Promise<OneUserChange[]> {
+    const base = engineUsers(users, replicas);
     // an id of its own: a removed user's database stays (PUG never drops data), so a user the
     // stack grows to later must not be one removed here (it would need pug:restoreUsers)
-    const added = { id: `added-at-${users}`, replicas: opts.replicas };
+    const added = { id: `added-at-${users}`, replicas };
     const lists: Array<[string, object[]]> = [
         ["add one user", [...base, added]],
         ["change one user's setting (theme)", [...base, { ...added, theme: "light" }]],

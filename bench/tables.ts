@@ -179,9 +179,9 @@ export function engineTables(r: EngineResults): string {
         r.previews.map((p) => [count(p.users), count(p.planned), s(p.pug.seconds), s(p.flat.seconds), times(p.timeRatio), fixed(p.pug.peakRssMiB), fixed(p.flat.peakRssMiB), times(p.rssRatio)]),
     );
     const deployed = markdownTable(
-        ["users deployed", "resources", "per user", "state per user, KiB", "up that grew it, s", "no-change preview, s", "steps it touched", "no-change up, s", "no-change up peak RSS, MiB"],
+        ["users × replicas", "resources", "per user", "state per user, KiB", "up that grew it, s", "no-change preview, s", "steps it touched", "no-change up, s", "no-change up peak RSS, MiB"],
         r.deployed.map((d) => [
-            `${count(d.users)} (from ${count(d.growUp.fromUsers)})`,
+            `${count(d.users)} × ${d.replicas} (from ${count(d.growUp.fromUsers)} users)`,
             count(d.resources),
             fixed(d.resourcesPerUser, 1),
             fixed(d.stateBytesPerUser / 1024, 1),
