@@ -196,7 +196,7 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
             await waitForAllServices(swarm.engine, 20 * 60_000);
             const from = deployedUsers;
             deployedUsers = users;
-            return { ...run, fromUsers: from };
+            return { ...figuresOf(run), fromUsers: from };
         };
         const measureSize = async (users: number, growUp: DeployedSize["growUp"]) => {
             const preview = await measured((started) => stack.preview([], { started }));
@@ -210,8 +210,8 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
                 resourcesPerUser: resources / users,
                 stateBytesPerUser: stateBytes / users,
                 growUp,
-                noChangePreview: { ...preview, touched: touched(preview.value.steps).length },
-                noChangeUp,
+                noChangePreview: { ...figuresOf(preview), touched: touched(preview.value.steps).length },
+                noChangeUp: figuresOf(noChangeUp),
             });
             results.changes.push(...(await oneUserChanges(stack, users, opts.deployedReplicas, writeUsers, swarm)));
             progress(`deployed ${users}`, { deployed: results.deployed.at(-1), changes: results.changes.filter((c) => c.users === users) });
@@ -294,6 +294,9 @@ function progress(phase: string, figures: unknown): void {
     console.log(`engine benchmark, ${phase}: ${JSON.stringify(figures)}`);
 }
 
+/** A run's figures without what the command printed (the results keep figures only). */
+const figuresOf = (run: EngineRun): EngineRun => ({ seconds: run.seconds, peakRssMiB: run.peakRssMiB });
+
 /** Runs a `pulumi` command, sampling its process tree's memory. */
 async function measured<T extends CommandResult | { result: CommandResult }>(command: (started: (child: { pid?: number }) => void) => Promise<T>): Promise<EngineRun & { value: T }> {
     let sampler: { stop(): number } | undefined;
@@ -332,7 +335,7 @@ async function previewScaling(
         scaling.push({
             users,
             planned: creates(pug.value.steps),
-            pug: { seconds: pug.seconds, peakRssMiB: pug.peakRssMiB },
+            pug: figuresOf(pug),
             flat: { seconds: flat.seconds, peakRssMiB: flat.peakRssMiB, planned: creates(flat.value.steps) },
             timeRatio: ratio(pug.seconds, flat.seconds),
             rssRatio: ratio(pug.peakRssMiB, flat.peakRssMiB),
@@ -365,7 +368,7 @@ async function oneUserChanges(stack: PulumiStack, users: number, replicas: numbe
         const preview = await measured((started) => stack.preview([], { started }));
         const up = await measured((started) => stack.up([], { started }));
         await waitForAllServices(swarm.engine, 10 * 60_000);
-        changes.push({ users, change, userId: added.id, touched: touched(preview.value.steps), preview: { seconds: preview.seconds, peakRssMiB: preview.peakRssMiB }, up: { seconds: up.seconds, peakRssMiB: up.peakRssMiB } });
+        changes.push({ users, change, userId: added.id, touched: touched(preview.value.steps), preview: figuresOf(preview), up: figuresOf(up) });
     }
     return changes;
 }
