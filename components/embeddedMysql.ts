@@ -5,7 +5,7 @@ import type { EndpointMode } from "./swarm";
 import { z } from "zod";
 import { imageReferenceSchema } from "./specs/imageReference";
 import { safePassword } from "./specs/passwords";
-import { describeFieldIssues, portNumber, wholeAtLeast } from "./validation";
+import { portNumber, schemaProblems, wholeAtLeast } from "./validation";
 
 const ROOT_PASSWORD_FILE = "mysql-root-password";
 const MYSQL_PORT = 3306;
@@ -64,8 +64,8 @@ export class EmbeddedMysql extends pulumi.ComponentResource {
 
     constructor(name: string, args: EmbeddedMysqlArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // Checked before super(), which registers the component: bad arguments change nothing.
-        const settings = z.object(embeddedMysqlSettingsSchema.shape).safeParse(args);
-        if (!settings.success) throw new Error(`EmbeddedMysql ${name}: ${describeFieldIssues(settings.error, []).join("; ")}`);
+        const problems = schemaProblems(z.object(embeddedMysqlSettingsSchema.shape), args);
+        if (problems.length) throw new Error(`EmbeddedMysql ${name}: ${problems.join("; ")}`);
         super("pug:mysql:EmbeddedMysql", name, {}, opts);
         const serviceName = args.serviceName ?? "pug-mysql";
         const publishedPort = args.publishedPort ?? MYSQL_PORT;

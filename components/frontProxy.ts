@@ -6,7 +6,7 @@ import { GRAFANA_PORT } from "./grafanaTenant";
 import { DEFAULT_JWT_HEADER } from "./specs/naming";
 import type { EndpointMode } from "./swarm";
 import { USER_ID_PATTERN } from "./users/users";
-import { describeFieldIssues, portNumber, repeats, wholeAtLeast } from "./validation";
+import { portNumber, repeats, schemaProblems, wholeAtLeast } from "./validation";
 import {
     ADDRESS_OR_CIDR,
     BARE_TOKEN,
@@ -188,8 +188,7 @@ export function frontProxySpec(args: Omit<FrontProxyArgs, "networkIds">): NginxP
 
 /** Why these arguments cannot make a proxy, one line per problem naming the field. */
 export function frontProxyProblems(args: FrontProxyArgs): string[] {
-    const parsed = frontProxyArgsSchema.safeParse(args);
-    return parsed.success ? [] : describeFieldIssues(parsed.error, Object.keys(frontProxyArgsSchema.shape));
+    return schemaProblems(frontProxyArgsSchema, args);
 }
 
 /** One task at a time; a new task that does not stay healthy rolls the update back. */

@@ -6,7 +6,7 @@ import { DEFAULT_JWT_HEADER, tenantHost, tenantJwtAudience, tenantObjectName, te
 import type { EndpointMode } from "./swarm";
 import { settingsEnvironment, type GrafanaSettings, type Theme } from "./specs/tenantSettings";
 import { z } from "zod";
-import { describeFieldIssues, wholeAtLeast } from "./validation";
+import { schemaProblems, wholeAtLeast } from "./validation";
 
 /** The image every user runs unless the stack or the user says otherwise (11.3+ for Live's ha_prefix). */
 export const DEFAULT_GRAFANA_IMAGE = "grafana/grafana:12.0.2";
@@ -332,8 +332,7 @@ export interface GrafanaTenantArgs extends GrafanaServiceSettings {
 
 /** Why these arguments cannot make a service, one line per problem naming the field. */
 export function grafanaTenantProblems(args: GrafanaServiceSettings): string[] {
-    const parsed = grafanaServiceSettingsSchema.safeParse(args);
-    return parsed.success ? [] : describeFieldIssues(parsed.error, Object.keys(grafanaServiceSettingsShape));
+    return schemaProblems(grafanaServiceSettingsSchema, args);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { EndpointMode } from "./swarm";
 import { z } from "zod";
 import { imageReferenceSchema } from "./specs/imageReference";
 import { safePassword } from "./specs/passwords";
-import { describeFieldIssues, wholeAtLeast } from "./validation";
+import { schemaProblems, wholeAtLeast } from "./validation";
 
 const PASSWORD_FILE = "live-redis-password";
 const REDIS_PORT = 6379;
@@ -76,8 +76,8 @@ export class LiveRedis extends pulumi.ComponentResource {
 
     constructor(name: string, args: LiveRedisArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // Checked before super(), which registers the component: bad arguments change nothing.
-        const settings = z.object(liveRedisSettingsSchema.shape).safeParse(args);
-        if (!settings.success) throw new Error(`LiveRedis ${name}: ${describeFieldIssues(settings.error, []).join("; ")}`);
+        const problems = schemaProblems(z.object(liveRedisSettingsSchema.shape), args);
+        if (problems.length) throw new Error(`LiveRedis ${name}: ${problems.join("; ")}`);
         super("pug:redis:LiveRedis", name, {}, opts);
         const serviceName = args.serviceName ?? "pug-live-redis";
         const memoryLimitMb = args.memoryLimitMb ?? 256;

@@ -11,7 +11,7 @@ import { tenantPath, tenantServiceName, type UrlMode } from "./specs/naming";
 import { STATUS_PATH } from "./specs/nginxConfig";
 import type { EndpointMode } from "./swarm";
 import { safePassword } from "./specs/passwords";
-import { describeFieldIssues, hostPort, portNumber, repeats } from "./validation";
+import { hostPort, portNumber, repeats, schemaProblems } from "./validation";
 
 export const DEFAULT_PROMETHEUS_IMAGE = "prom/prometheus:v3.5.0";
 export const DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.2";
@@ -127,6 +127,9 @@ export const monitoringSettingsSchema = z.strictObject({
     grafanaRootUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").optional(),
 });
 
+/** MonitoringSettings checked where they stand among other arguments (MonitoringArgs, PugPlatform's). @internal */
+export const monitoringArgsSchema = z.object(monitoringSettingsSchema.shape);
+
 export interface MonitoringArgs extends MonitoringSettings {
     /** Active users' ids: each user's Grafana replicas are scraped. */
     users: string[];
@@ -154,8 +157,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
     constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
         // Refused before super(), which registers the component: a bad argument changes nothing.
-        const settings = z.object(monitoringSettingsSchema.shape).safeParse(args);
-        const problems = settings.success ? [] : describeFieldIssues(settings.error, []);
+        const problems = schemaProblems(monitoringArgsSchema, args);
         problems.push(...repeats(args.users, (u) => u).map(({ item }) => `user "${item}" appears twice`));
         if (problems.length) throw new Error(`Monitoring ${name}: ${problems.join("; ")}`);
         const proxyStatusUrl = args.proxyStatusUrl === undefined ? DEFAULT_PROXY_STATUS_URL : args.proxyStatusUrl;

@@ -11,7 +11,7 @@ import { FrontProxy, frontProxySettingsSchema, proxyJwtSchema, type FrontProxySe
 import { GrafanaImage, grafanaImageProblem, registryServer, type RegistrySettings } from "./grafanaImage";
 import { DEFAULT_GRAFANA_IMAGE, DEFAULT_MAX_REPLICAS, GrafanaTenant, grafanaServiceSettingsShape, grafanaTenantProblems, refineGrafanaService, type GrafanaServiceSettings, type GrafanaTenantArgs, MYSQL_TLS_MODES, type MysqlTls } from "./grafanaTenant";
 import { LiveRedis, liveRedisSettingsSchema, type LiveRedisSettings } from "./liveRedis";
-import { Monitoring, monitoringSettingsSchema, type MonitoringArgs } from "./monitoring";
+import { Monitoring, monitoringArgsSchema, type MonitoringArgs } from "./monitoring";
 import { tenantServiceName, tenantUrl, type UrlMode } from "./specs/naming";
 import { imageReferenceSchema } from "./specs/imageReference";
 import { PUBLIC_HOST } from "./specs/nginxConfig";
@@ -21,7 +21,7 @@ import { TenantDatabase } from "./tenantDatabase";
 import { settingsProblemLines } from "./specs/tenantSettings";
 import { checkRestores } from "./users/userLifecycle";
 import { USER_ID_PATTERN, type UserRecord } from "./users/users";
-import { describeFieldIssues, hostPort, repeats, wholeAtLeast } from "./validation";
+import { hostPort, repeats, schemaProblems, wholeAtLeast } from "./validation";
 
 /*
  * The settings PugPlatform takes, as plain types of PUG's own: the stack's config reader
@@ -106,9 +106,7 @@ export function userSecretsSchema<Secret extends z.ZodType>(secret: Secret) {
 function serverProblems(key: string, settings: { mode: string; password?: unknown } | undefined, external: z.ZodObject, embedded: z.ZodObject): string[] {
     if (settings === undefined) return [];
     const { mode, ...fields } = settings;
-    const schema = mode === "external" ? external.safeExtend({ password: z.custom((v) => v !== undefined && v !== "", "is required") }) : embedded;
-    const parsed = schema.safeParse(fields);
-    return parsed.success ? [] : describeFieldIssues(parsed.error, Object.keys(schema.shape)).map((p) => `${key}.${p}`);
+    return schemaProblems(mode === "external" ? external.safeExtend({ password: z.custom((v) => v !== undefined && v !== "", "is required") }) : embedded, fields, key);
 }
 
 /** Defaults for every user's Grafana (`pug:grafana`): its service settings, its image or release channels. */
@@ -256,30 +254,21 @@ interface ChannelImage {
 /** What would make the platform fail half-way, found up front: duplicates, each user's Grafana arguments, restores of unknown users. */
 export function platformProblems(args: PugPlatformArgs): string[] {
     const problems: string[] = [];
-    const field = (key: string, schema: z.ZodType, value: unknown) => {
-        const parsed = schema.safeParse(value);
-        for (const issue of parsed.error?.issues ?? []) problems.push(`${[key, ...issue.path.map(String)].join(".")} ${issue.message}`);
-    };
-    field("domain", domainSchema, args.domain);
-    field("urlMode", urlModeSchema, args.urlMode ?? "path");
-    field("userSecrets", userSecretsSchema(z.unknown()), args.userSecrets ?? {});
+    problems.push(...schemaProblems(domainSchema, args.domain, "domain"));
+    problems.push(...schemaProblems(urlModeSchema, args.urlMode ?? "path", "urlMode"));
+    problems.push(...schemaProblems(userSecretsSchema(z.unknown()), args.userSecrets ?? {}, "userSecrets"));
     problems.push(...serverProblems("mysql", args.mysql, externalMysqlSchema, embeddedMysqlSettingsSchema));
     problems.push(...serverProblems("redis", args.redis, externalRedisSchema, liveRedisSettingsSchema));
     // Monitoring is declared last: its settings are checked here, before anything is registered
-    if (args.monitoring?.enabled !== false) {
-        const monitoring = z.object(monitoringSettingsSchema.shape).safeParse(args.monitoring ?? {});
-        if (!monitoring.success) problems.push(...describeFieldIssues(monitoring.error, []).map((p) => `monitoring.${p}`));
-    }
+    if (args.monitoring?.enabled !== false) problems.push(...schemaProblems(monitoringArgsSchema, args.monitoring ?? {}, "monitoring"));
     const grafana = args.grafana ?? {};
-    const defaults = grafanaDefaultsSchema.safeParse(grafana);
-    if (!defaults.success) problems.push(...describeFieldIssues(defaults.error, Object.keys(grafanaDefaultsSchema.shape)).map((p) => `grafana.${p}`));
+    problems.push(...schemaProblems(grafanaDefaultsSchema, grafana, "grafana"));
     for (const [channel, c] of Object.entries(grafana.channels ?? {})) {
         const problem = c.version === undefined ? undefined : grafanaImageProblem({ version: c.version, plugins: c.plugins, registry: args.registry });
         if (problem) problems.push(`grafana.channels.${channel}: ${problem}`);
     }
     problems.push(...userChannelProblems(args.users, grafana));
-    const proxy = proxySettingsSchema.safeParse(args.proxy ?? {});
-    if (!proxy.success) problems.push(...describeFieldIssues(proxy.error, Object.keys(proxySettingsSchema.shape)).map((p) => `proxy.${p}`));
+    problems.push(...schemaProblems(proxySettingsSchema, args.proxy ?? {}, "proxy"));
     problems.push(...repeats(args.users, (u) => u.id).map(({ item }) => `user "${item.id}" appears twice`));
     for (const user of args.users) {
         // the user's own replicas against the platform's bound (the defaults were checked above)

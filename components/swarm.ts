@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isProductionStackName, nodeSetupSchema, quorumWarnings, SwarmNodes, swarmNodesSchema, type SwarmNode, type SwarmNodesArgs } from "./swarmNodes";
-import { describeFieldIssues } from "./validation";
+import { schemaProblems } from "./validation";
 
 /**
  * How a service's name resolves on the overlay networks: "vip", one virtual IP balanced by the
@@ -107,9 +107,7 @@ export function swarmSchema<Secret extends z.ZodType>(secret: Secret, object: ty
 
 /** Why these arguments cannot make a Swarm, one line per problem naming the field. */
 export function swarmProblems(args: SwarmArgs): string[] {
-    const schema = swarmSchema(z.unknown());
-    const parsed = schema.safeParse(args);
-    return parsed.success ? [] : describeFieldIssues(parsed.error, []);
+    return schemaProblems(swarmSchema(z.unknown()), args);
 }
 
 /**

@@ -14,7 +14,7 @@ import {
     removeNodeScript,
 } from "./specs/swarmScripts";
 import { z } from "zod";
-import { describeFieldIssues, portNumber, repeats, wholeAtLeast } from "./validation";
+import { portNumber, repeats, schemaProblems, wholeAtLeast } from "./validation";
 
 /** A host PUG makes a Swarm node of, over SSH. */
 export interface SwarmNode {
@@ -109,8 +109,7 @@ const swarmNodesArgsSchema = nodeSetupSchema.safeExtend({ nodes: swarmNodesSchem
 
 /** Why these arguments cannot make a swarm, one line per problem naming the field. */
 export function swarmNodesProblems(args: SwarmNodesArgs): string[] {
-    const parsed = swarmNodesArgsSchema.safeParse(args);
-    return parsed.success ? [] : describeFieldIssues(parsed.error, Object.keys(swarmNodesArgsSchema.shape));
+    return schemaProblems(swarmNodesArgsSchema, args);
 }
 
 /**

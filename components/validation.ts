@@ -95,13 +95,13 @@ export function describeKind(value: unknown): string {
 
 /**
  * `<field> <message>` for each problem of one record, unknown fields named one by one with the
- * nearest of `knownFields` as a hint (a typo must not be silently dropped). The caller puts the
- * source and entry in front.
+ * nearest of `knownFields` as a hint (a typo must not be silently dropped), each field under
+ * `under` when given (`proxy.jwt.endpoint ...`). The caller puts the source and entry in front.
  * @internal
  */
-export function describeFieldIssues(error: z.ZodError, knownFields: readonly string[]): string[] {
+export function describeFieldIssues(error: z.ZodError, knownFields: readonly string[], under?: string): string[] {
     return error.issues.flatMap((issue) => {
-        const field = issue.path.map(String).join(".");
+        const field = [...(under === undefined ? [] : [under]), ...issue.path.map(String)].join(".");
         const subject = (message: string) => (field ? `${field} ${message}` : message);
         switch (issue.code) {
             case "unrecognized_keys":
@@ -116,6 +116,16 @@ export function describeFieldIssues(error: z.ZodError, knownFields: readonly str
                 return [subject(issue.message)];
         }
     });
+}
+
+/**
+ * Each problem of `value` against `schema`, worded by describeFieldIssues with the schema's own
+ * fields as the hints, under `under` when given; none when it passes.
+ * @internal
+ */
+export function schemaProblems(schema: z.ZodType, value: unknown, under?: string): string[] {
+    const parsed = schema.safeParse(value);
+    return parsed.success ? [] : describeFieldIssues(parsed.error, schema instanceof z.ZodObject ? Object.keys(schema.shape) : [], under);
 }
 
 /** A key an object of a JSON text gives twice; line and column (from 1) of the second. */
