@@ -27,6 +27,7 @@ import { buildImages, importImage } from "../test/e2e/images";
 import { provideEngine, PulumiStack, type CommandResult, type PlanStep } from "../test/e2e/pulumiStack";
 import { sampleTreeRss } from "./memory";
 import { growthExponent, ratio } from "./report";
+import { benchUsers } from "./users";
 
 export interface EngineBenchOptions {
     /** Stack sizes previewed from empty, PUG and flat side by side. */
@@ -120,11 +121,6 @@ export interface EngineResults {
     swarmUpdate: { healthIntervalSeconds: number; delaySeconds: number; monitorSeconds: number };
 }
 
-/** Users as a platform team lists them, with the replicas of the benchmark. */
-export function engineUsers(count: number, replicas: number, from = 0): { id: string; replicas: number }[] {
-    return Array.from({ length: count }, (_, i) => ({ id: `user-${String(from + i).padStart(5, "0")}`, replicas }));
-}
-
 /** The steps a plan takes beyond "same", and beyond the read of the StackReference every run makes. */
 export function touched(steps: PlanStep[]): string[] {
     return steps.filter((s) => s.op !== "same" && !(s.op === "read" && s.type === "pulumi:pulumi:StackReference")).map((s) => `${s.op} ${s.name}`);
@@ -190,7 +186,7 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
         const [small, large] = opts.deployedSizes;
         let deployedUsers = 0;
         const grow = async (users: number, replicas: number, grafana: Record<string, unknown> = {}) => {
-            writeUsers(engineUsers(users, replicas));
+            writeUsers(benchUsers(users, replicas));
             await stack.setConfig(stackConfig(grafana));
             const run = await measured((started) => stack.up([], { started }));
             await waitForAllServices(swarm.engine, 20 * 60_000);
@@ -220,13 +216,13 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
         await measureSize(small, await grow(small, opts.deployedReplicas));
         const door = frontProxyDoor((await stack.outputs()).proxyPublishedPort, DOMAIN);
         await grow(opts.fleetUsers, opts.fleetReplicas);
-        const service = await swarm.engine.call("GET", `/services/${tenantServiceName(engineUsers(1, 1)[0].id)}`);
+        const service = await swarm.engine.call("GET", `/services/${tenantServiceName(benchUsers(1, 1)[0].id)}`);
         const swarmUpdate = {
             healthIntervalSeconds: nsToSeconds(service.Spec.TaskTemplate.ContainerSpec.Healthcheck.Interval),
             delaySeconds: nsToSeconds(service.Spec.UpdateConfig.Delay),
             monitorSeconds: nsToSeconds(service.Spec.UpdateConfig.Monitor),
         };
-        const fleetIds = engineUsers(opts.fleetUsers, opts.fleetReplicas).map((u) => u.id);
+        const fleetIds = benchUsers(opts.fleetUsers, opts.fleetReplicas).map((u) => u.id);
         const upgrade = async (how: string, waves: number[], prepare: () => Promise<void>, canary: string[] = []): Promise<FleetUpgrade> => {
             await prepare();
             const clients = fleetIds.map((id) => pollHealth(door, id, 5_000, opts.pollEveryMs));
@@ -272,7 +268,7 @@ export async function engineBenchmark(opts: EngineBenchOptions = DEFAULT_ENGINE_
         // the users onto channels at the image they run (no rollout), then both channels back: canary first
         const canary = fleetIds.slice(0, opts.canaryUsers);
         const onChannels = (channelImage: string) => ({ image: undefined, channels: { canary: { image: channelImage, wave: 0 }, stable: { image: channelImage, wave: 1 } }, defaultChannel: "stable" });
-        const channelUsers = engineUsers(opts.fleetUsers, opts.fleetReplicas).map((u) => (canary.includes(u.id) ? { ...u, channel: "canary" } : u));
+        const channelUsers = benchUsers(opts.fleetUsers, opts.fleetReplicas).map((u) => (canary.includes(u.id) ? { ...u, channel: "canary" } : u));
         writeUsers(channelUsers);
         await stack.setConfig(stackConfig(onChannels(standinNext)));
         await stack.up();
@@ -319,7 +315,7 @@ async function previewScaling(
 ): Promise<PreviewScaling[]> {
     const scaling: PreviewScaling[] = [];
     for (const users of opts.previewSizes) {
-        writeUsers(engineUsers(users, opts.deployedReplicas));
+        writeUsers(benchUsers(users, opts.deployedReplicas));
         const pugStack = await newStack(`preview-${users}`);
         await pugStack.setConfig(stackConfig());
         const pug = await measured((started) => pugStack.preview([], { started }));
@@ -353,7 +349,7 @@ function growthOf(previews: PreviewScaling[]): EngineResults["previewGrowth"] {
 
 /** At `users` deployed: one user added, one user's setting changed, that user removed; each previewed, then applied. */
 async function oneUserChanges(stack: PulumiStack, users: number, replicas: number, writeUsers: (users: object[]) => void, swarm: SwarmHost): Promise<OneUserChange[]> {
-    const base = engineUsers(users, replicas);
+    const base = benchUsers(users, replicas);
     // an id of its own: a removed user's database stays (PUG never drops data), so a user the
     // stack grows to later must not be one removed here (it would need pug:restoreUsers)
     const added = { id: `added-at-${users}`, replicas };

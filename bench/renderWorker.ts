@@ -22,6 +22,7 @@ import { readFileSync, writeFileSync } from "fs";
 import { setupPulumiMocks, settled } from "../test/harness/pulumiMocks";
 import { loadStackFile } from "../test/harness/stackFiles";
 import { runStackProgram } from "../test/harness/stackProgram";
+import { benchUsers } from "./users";
 
 /** One registered resource, as the baseline registers it again. */
 export interface ShapeEntry {
@@ -40,11 +41,6 @@ export interface RenderRun {
     /** The process's peak RSS, KiB. */
     peakRssKiB: number;
     resources: number;
-}
-
-/** Users as a platform team would list them: ids only, every other setting from the stack's defaults. */
-export function renderUsers(count: number): { id: string }[] {
-    return Array.from({ length: count }, (_, i) => ({ id: `user-${String(i).padStart(5, "0")}` }));
 }
 
 /** A bare component: registers, has children, outputs nothing. */
@@ -90,7 +86,7 @@ async function stack(users: number, shapeFile: string): Promise<RenderRun> {
     const dev = loadStackFile("dev");
     await import("../index");
     const start = performance.now();
-    const run = await runStackProgram({ ...dev.config, "pug:users": renderUsers(users) }, dev.secretKeys);
+    const run = await runStackProgram({ ...dev.config, "pug:users": benchUsers(users) }, dev.secretKeys);
     const ms = performance.now() - start;
     const index = new Map(run.resources.map((r, i) => [r.urn, i]));
     const shape: ShapeEntry[] = run.resources.map((r, i) => {

@@ -11,7 +11,8 @@ import { describe, expect, it } from "vitest";
 import { frontProxySpec } from "../components/frontProxy";
 import { nginxConfig, renderNginxConfig, type NginxDirective } from "../components/specs/nginxConfig";
 import { grafanaLiveDocConfig, processLimitsOf, ROUTING_STYLES, routingVariantTree, workerCount } from "../bench/configVariants";
-import { engineUsers, predictedRolloutSeconds, touched } from "../bench/engineRuns";
+import { predictedRolloutSeconds, touched } from "../bench/engineRuns";
+import { benchUsers } from "../bench/users";
 import { flatResources } from "../bench/flatResources";
 import { parentPid, procField, processTree, sampleTreeRss } from "../bench/memory";
 import { fixed, growthExponent, markdownTable, median, percentile, ratio, summarize, times } from "../bench/report";
@@ -355,8 +356,10 @@ describe("the engine benchmark's pure parts", () => {
     });
 
     it("lists users with zero-padded ids from an offset, so a later list extends an earlier one", () => {
-        expect(engineUsers(2, 2)).toEqual([{ id: "user-00000", replicas: 2 }, { id: "user-00001", replicas: 2 }]);
-        expect(engineUsers(1, 3, 10)).toEqual([{ id: "user-00010", replicas: 3 }]);
-        expect(engineUsers(12, 2).slice(0, 10)).toEqual(engineUsers(10, 2));
+        expect(benchUsers(2, 2)).toEqual([{ id: "user-00000", replicas: 2 }, { id: "user-00001", replicas: 2 }]);
+        expect(benchUsers(1, 3, 10)).toEqual([{ id: "user-00010", replicas: 3 }]);
+        expect(benchUsers(12, 2).slice(0, 10)).toEqual(benchUsers(10, 2));
+        // ids only when no replicas are given (the rendering benchmark's users)
+        expect(benchUsers(1)).toEqual([{ id: "user-00000" }]);
     });
 });
