@@ -16,7 +16,10 @@ function modulesUnder(dir: string): string[] {
         .map((f) => path.join(dir, f));
 }
 
-/** The project-relative modules `file` imports (relative imports only). */
+const program = ["index.ts", ...modulesUnder("components"), ...modulesUnder("stack")];
+const programModules = new Set(program);
+
+/** The project-relative modules `file` imports (relative imports only; `<dir>/index.ts` for a folder of the program). */
 function importsOf(file: string): string[] {
     return ts
         .preProcessFile(readFileSync(path.join(PROJECT_ROOT, file), "utf8"), true, true)
@@ -24,7 +27,7 @@ function importsOf(file: string): string[] {
         .filter((name) => name.startsWith("."))
         .map((name) => {
             const base = path.join(path.dirname(file), name);
-            return [`${base}.ts`, path.join(base, "index.ts")].find((candidate) => modulesUnder(path.dirname(candidate)).includes(candidate)) ?? `${base}.ts`;
+            return [`${base}.ts`, path.join(base, "index.ts")].find((candidate) => programModules.has(candidate)) ?? `${base}.ts`;
         });
 }
 
@@ -43,7 +46,6 @@ function importCycles(graph: ReadonlyMap<string, readonly string[]>): string[][]
     return cycles;
 }
 
-const program = ["index.ts", ...modulesUnder("components"), ...modulesUnder("stack")];
 const graph = new Map(program.map((m) => [m, importsOf(m)]));
 
 describe("the layout", () => {
