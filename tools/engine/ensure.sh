@@ -43,6 +43,8 @@ fi
 
 export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS=-mod=mod CGO_ENABLED=0
 export GOTOOLCHAIN=local GOPROXY=${GOPROXY:-https://proxy.golang.org}
+# a new machine has no cache folder yet (nor, maybe, ~/.cache): mktemp does not make parents
+mkdir -p "$cache"
 work=$(mktemp -d "$cache/build-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp -r "$here/." "$work/"
