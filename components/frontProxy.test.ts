@@ -70,6 +70,24 @@ describe("FrontProxy", () => {
         expect(oneNode.service.inputs.taskSpec.containerSpec.stopGracePeriod).toBe("2m");
     });
 
+    it("lets a stopping task go within its grace period, which is short when nothing else serves meanwhile (stop-first)", async () => {
+        const cases: [Partial<import("./frontProxy").FrontProxyArgs>, string, string][] = [
+            // start-first: another task already serves, running requests may take their time
+            [{}, "30s", "29s"],
+            // stop-first: the node's port refuses users until the old task has gone
+            [{ updateOrder: "stop-first", replicas: 1 }, "5s", "4s"],
+            // a grace period given is kept, whatever the order; nginx lets go a second before it ends
+            [{ updateOrder: "stop-first", replicas: 1, stopGracePeriod: "2m" }, "2m", "119s"],
+            [{ stopGracePeriod: "1500ms" }, "1.5s", "1s"],
+            [{ stopGracePeriod: "500ms" }, "500ms", "1s"],
+        ];
+        for (const [args, grace, shutdown] of cases) {
+            const { component, service } = await build("edge", args);
+            expect(service.inputs.taskSpec.containerSpec.stopGracePeriod, JSON.stringify(args)).toBe(grace);
+            expect(component.configText.match(/^worker_shutdown_timeout (\S+);$/m)?.[1], JSON.stringify(args)).toBe(shutdown);
+        }
+    });
+
     it("renders jwt mode from the stack's terms, defaults filled in", async () => {
         const { component } = await build("edge", { auth: "jwt", jwt: { endpoint: "http://auth:8080/check" } });
         expect(component.configText).toContain("auth_request /_pug/auth;");

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { configMount, hashedConfig, swarmDuration, swarmService } from "./dockerObjects";
+import { configMount, durationMs, hashedConfig, swarmDuration, swarmService } from "./dockerObjects";
 import { GRAFANA_PORT } from "./grafanaTenant";
 import { DEFAULT_JWT_HEADER } from "./specs/naming";
 import type { EndpointMode } from "./swarm";
@@ -32,6 +32,8 @@ export const PROXY_LISTEN_PORT = 8080;
 export const PROXY_STATUS_PORT = 8081;
 /** Where the official image reads its configuration. */
 const NGINX_CONF_PATH = "/etc/nginx/nginx.conf";
+/** FrontProxySettings.updateOrder when none is given. */
+const DEFAULT_UPDATE_ORDER = "start-first";
 
 /** The platform's auth endpoint, as the proxy asks it (auth "jwt"). */
 export interface ProxyJwt {
@@ -71,7 +73,13 @@ export interface FrontProxySettings {
      * @default "start-first"
      */
     updateOrder?: "start-first" | "stop-first";
-    /** How long a stopping task (SIGQUIT: finish requests, accept no new ones) runs before it is killed. @default "30s" */
+    /**
+     * How long a stopping task (SIGQUIT: accept nothing new, finish what runs) runs before it is
+     * killed. nginx closes the connections still open (Live WebSockets) a second before it ends.
+     * With `stop-first` nothing listens on the node's port until the old task has gone, so every
+     * second of grace is a second in which that node refuses users.
+     * @default "30s" with start-first, "5s" with stop-first
+     */
     stopGracePeriod?: string;
     /** Memory limit per task, MiB. @default 512 */
     memoryLimitMb?: number;
@@ -180,6 +188,8 @@ export function frontProxySpec(args: Omit<FrontProxyArgs, "networkIds">): NginxP
         // Docker's DNS says 600 s; a task that moved is followed within 10 s instead.
         resolverValidSeconds: 10,
         listenPort: PROXY_LISTEN_PORT,
+        // a second inside the grace period: nginx closes its connections before Swarm kills it
+        shutdownTimeoutSeconds: Math.max(1, Math.ceil(durationMs(proxyStopGracePeriod(args)) / 1000) - 1),
         statusPort: PROXY_STATUS_PORT,
         statusAllow: args.statusAllow ?? ["127.0.0.1"],
         trustedProxies: args.trustedProxies ?? [],
@@ -189,6 +199,16 @@ export function frontProxySpec(args: Omit<FrontProxyArgs, "networkIds">): NginxP
 /** Why these arguments cannot make a proxy, one line per problem naming the field. */
 export function frontProxyProblems(args: FrontProxyArgs): string[] {
     return schemaProblems(frontProxyArgsSchema, args);
+}
+
+/**
+ * How long Swarm lets a stopping task run: long enough for running requests with start-first,
+ * where another task already serves; short with stop-first, where the node's port refuses
+ * connections until the old task has gone (open WebSockets would otherwise hold it for the
+ * whole period: 30 s without a proxy, measured by the drills).
+ */
+export function proxyStopGracePeriod(args: Pick<FrontProxySettings, "updateOrder" | "stopGracePeriod">): string {
+    return args.stopGracePeriod ?? ((args.updateOrder ?? DEFAULT_UPDATE_ORDER) === "stop-first" ? "5s" : "30s");
 }
 
 /** One task at a time; a new task that does not stay healthy rolls the update back. */
@@ -226,7 +246,7 @@ export class FrontProxy extends pulumi.ComponentResource {
         this.publishedPort = args.publishedPort ?? 80;
         this.configText = nginxConfig(frontProxySpec(args));
         this.config = hashedConfig(`${name}-nginx-conf`, `${serviceName}-nginx-conf`, this.configText, { parent: this });
-        const order = args.updateOrder ?? "start-first";
+        const order = args.updateOrder ?? DEFAULT_UPDATE_ORDER;
 
         this.service = swarmService(
             name,
@@ -242,7 +262,7 @@ export class FrontProxy extends pulumi.ComponentResource {
                     // SIGQUIT is nginx's graceful stop: no new connections, running requests
                     // finish; open WebSockets last until the grace period ends.
                     stopSignal: "SIGQUIT",
-                    stopGracePeriod: swarmDuration(args.stopGracePeriod ?? "30s"),
+                    stopGracePeriod: swarmDuration(proxyStopGracePeriod(args)),
                 },
                 networkIds: args.networkIds,
                 // Two tasks on one node would both need the node's published port.

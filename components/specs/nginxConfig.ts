@@ -157,6 +157,14 @@ export interface NginxProxySpec {
     resolverValidSeconds: number;
     /** Port users (or the TLS terminator in front) connect to. */
     listenPort: number;
+    /**
+     * How long a stopping nginx (SIGQUIT) waits for open connections before it closes them
+     * itself, seconds. Live WebSockets never end on their own, so without this a stopping task
+     * holds them until Swarm kills it at the end of its grace period, and with stop-first
+     * updates nothing listens on the node's port all that time. It also bounds how long old
+     * workers keep WebSockets after a reload.
+     */
+    shutdownTimeoutSeconds: number;
     /** Port of the monitoring listener (stub_status); never published. */
     statusPort: number;
     /** Addresses/CIDRs allowed to read stub_status. */
@@ -431,6 +439,7 @@ export function statusServer(spec: Pick<NginxProxySpec, "statusPort" | "statusAl
 export function nginxConfigTree(spec: NginxProxySpec): NginxDirective[] {
     return [
         ...processDirectives(spec.limits),
+        directive("worker_shutdown_timeout", `${spec.shutdownTimeoutSeconds}s`),
         block("http", [], [
             directive("server_tokens", "off"),
             directive("access_log", "/dev/stdout"),
