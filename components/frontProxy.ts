@@ -260,7 +260,8 @@ export class FrontProxy extends pulumi.ComponentResource {
                     env: { NGINX_ENTRYPOINT_QUIET_LOGS: "1" },
                     healthcheck: { tests: frontProxyHealthCheck(), interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
                     // SIGQUIT is nginx's graceful stop: no new connections, running requests
-                    // finish; open WebSockets last until the grace period ends.
+                    // finish; what is still open a second before the grace period ends (Live
+                    // WebSockets) nginx closes itself (worker_shutdown_timeout).
                     stopSignal: "SIGQUIT",
                     stopGracePeriod: swarmDuration(proxyStopGracePeriod(args)),
                 },
