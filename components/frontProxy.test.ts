@@ -70,22 +70,31 @@ describe("FrontProxy", () => {
         expect(oneNode.service.inputs.taskSpec.containerSpec.stopGracePeriod).toBe("2m");
     });
 
-    it("lets a stopping task go within its grace period, which is short when nothing else serves meanwhile (stop-first)", async () => {
+    it("closes what a stopping task holds open soon when nothing else serves meanwhile (stop-first), and well before Swarm kills it", async () => {
         const cases: [Partial<import("./frontProxy").FrontProxyArgs>, string, string][] = [
             // start-first: another task already serves, running requests may take their time
-            [{}, "30s", "29s"],
+            [{}, "30s", "20s"],
             // stop-first: the node's port refuses users until the old task has gone
-            [{ updateOrder: "stop-first", replicas: 1 }, "5s", "4s"],
-            // a grace period given is kept, whatever the order; nginx lets go a second before it ends
-            [{ updateOrder: "stop-first", replicas: 1, stopGracePeriod: "2m" }, "2m", "119s"],
-            [{ stopGracePeriod: "1500ms" }, "1.5s", "1s"],
-            [{ stopGracePeriod: "500ms" }, "500ms", "1s"],
+            [{ updateOrder: "stop-first", replicas: 1 }, "30s", "3s"],
+            // what is given is kept
+            [{ updateOrder: "stop-first", replicas: 1, stopGracePeriod: "2m", shutdownTimeoutSeconds: 60 }, "2m", "60s"],
+            [{ stopGracePeriod: "10s", shutdownTimeoutSeconds: 5 }, "10s", "5s"],
         ];
         for (const [args, grace, shutdown] of cases) {
             const { component, service } = await build("edge", args);
             expect(service.inputs.taskSpec.containerSpec.stopGracePeriod, JSON.stringify(args)).toBe(grace);
             expect(component.configText.match(/^worker_shutdown_timeout (\S+);$/m)?.[1], JSON.stringify(args)).toBe(shutdown);
         }
+    });
+
+    it("refuses a shutdown that would not leave Docker 5 s to remove the container before the grace period ends", () => {
+        // the docker provider deletes a service by waiting stopGracePeriod for its containers to be gone
+        expect(() => new proxy.FrontProxy("tight", { userIds: [], networkIds: [], stopGracePeriod: "10s", shutdownTimeoutSeconds: 6 })).toThrow(
+            /^FrontProxy tight: shutdownTimeoutSeconds \(6\) must end at least 5s before stopGracePeriod \(10s\)/,
+        );
+        // a grace period shortened alone names the default it clashes with
+        expect(() => new proxy.FrontProxy("short", { userIds: [], networkIds: [], stopGracePeriod: "20s" })).toThrow(/shutdownTimeoutSeconds \(20, the default with start-first\) must end at least 5s before stopGracePeriod \(20s\)/);
+        expect(() => new proxy.FrontProxy("ok", { userIds: [], networkIds: [], stopGracePeriod: "8s", updateOrder: "stop-first", replicas: 1 })).not.toThrow();
     });
 
     it("renders jwt mode from the stack's terms, defaults filled in", async () => {

@@ -34,6 +34,10 @@ export const PROXY_STATUS_PORT = 8081;
 const NGINX_CONF_PATH = "/etc/nginx/nginx.conf";
 /** FrontProxySettings.updateOrder when none is given. */
 const DEFAULT_UPDATE_ORDER = "start-first";
+/** FrontProxySettings.stopGracePeriod when none is given. */
+const DEFAULT_STOP_GRACE_PERIOD = "30s";
+/** Time Docker needs after nginx has exited to remove its container, which the docker provider waits for within the grace period. */
+const CONTAINER_REMOVAL_SECONDS = 5;
 
 /** The platform's auth endpoint, as the proxy asks it (auth "jwt"). */
 export interface ProxyJwt {
@@ -74,13 +78,21 @@ export interface FrontProxySettings {
      */
     updateOrder?: "start-first" | "stop-first";
     /**
-     * How long a stopping task (SIGQUIT: accept nothing new, finish what runs) runs before it is
-     * killed. nginx closes the connections still open (Live WebSockets) a second before it ends.
-     * With `stop-first` nothing listens on the node's port until the old task has gone, so every
-     * second of grace is a second in which that node refuses users.
-     * @default "30s" with start-first, "5s" with stop-first
+     * How long a stopping task (SIGQUIT) may run before Swarm kills it. It is also how long the
+     * docker provider waits for the task's container to be gone when it deletes the service
+     * (`pulumi destroy`, a replacement): a container still there fails the deletion.
+     * @default "30s"
      */
     stopGracePeriod?: string;
+    /**
+     * Seconds a stopping nginx lets running requests and open connections go on before it closes
+     * them and exits. Live WebSockets never end by themselves, so a stopping task lasts this long
+     * whenever anyone has Grafana open; with `stop-first` nothing listens on the node's port
+     * meanwhile, so users are refused this long on every update of the proxy (a changed user
+     * list). Must end at least 5 s before `stopGracePeriod`, for Docker to remove the container.
+     * @default 3 with stop-first, 20 with start-first
+     */
+    shutdownTimeoutSeconds?: number;
     /** Memory limit per task, MiB. @default 512 */
     memoryLimitMb?: number;
     /** Concurrent WebSockets (Grafana Live) one task must hold; each costs two connections. @default 10000 */
@@ -99,6 +111,8 @@ export interface FrontProxySettings {
     placementConstraints?: string[];
 }
 
+/** A duration as Swarm takes it: a whole number of ms, s, m or h. */
+const DURATION = /^\d+(ms|s|m|h)$/;
 const headerName = z.string().regex(HEADER_NAME, "must be a header name (letters, digits, dashes)");
 const addressOrCidr = z.string().regex(ADDRESS_OR_CIDR, "must be an IP address or CIDR");
 
@@ -122,7 +136,8 @@ export const frontProxySettingsSchema = z
         replicas: wholeAtLeast(1).optional(),
         publishedPort: portNumber.optional(),
         updateOrder: z.enum(["start-first", "stop-first"], { error: 'must be "start-first" or "stop-first"' }).optional(),
-        stopGracePeriod: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like "30s"').optional(),
+        stopGracePeriod: z.string().regex(DURATION, 'must be a duration like "30s"').optional(),
+        shutdownTimeoutSeconds: wholeAtLeast(1).optional(),
         memoryLimitMb: wholeAtLeast(64).optional(),
         webSockets: wholeAtLeast(1).optional(),
         openFilesPerWorker: wholeAtLeast(MIN_OPEN_FILES_PER_WORKER).optional(),
@@ -139,6 +154,18 @@ export const frontProxySettingsSchema = z
     .superRefine((v, ctx) => {
         if (v.auth === "jwt" && !v.jwt) ctx.addIssue({ code: "custom", path: ["jwt"], message: 'is required when auth is "jwt" ({ endpoint, ... })' });
         if (v.auth !== "jwt" && v.jwt) ctx.addIssue({ code: "custom", path: ["jwt"], message: 'applies only when auth is "jwt"' });
+        // a grace period that is no duration has its own problem already
+        if (v.stopGracePeriod !== undefined && !DURATION.test(v.stopGracePeriod)) return;
+        const graceSeconds = durationMs(v.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD) / 1000;
+        const shutdown = proxyShutdownTimeoutSeconds(v);
+        if (shutdown + CONTAINER_REMOVAL_SECONDS > graceSeconds) {
+            const which = v.shutdownTimeoutSeconds === undefined ? `${shutdown}, the default with ${v.updateOrder ?? DEFAULT_UPDATE_ORDER}` : String(shutdown);
+            ctx.addIssue({
+                code: "custom",
+                path: ["shutdownTimeoutSeconds"],
+                message: `(${which}) must end at least ${CONTAINER_REMOVAL_SECONDS}s before stopGracePeriod (${v.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD}), for Docker to remove the container before the docker provider stops waiting`,
+            });
+        }
     });
 
 export interface FrontProxyArgs extends FrontProxySettings {
@@ -188,8 +215,7 @@ export function frontProxySpec(args: Omit<FrontProxyArgs, "networkIds">): NginxP
         // Docker's DNS says 600 s; a task that moved is followed within 10 s instead.
         resolverValidSeconds: 10,
         listenPort: PROXY_LISTEN_PORT,
-        // a second inside the grace period: nginx closes its connections before Swarm kills it
-        shutdownTimeoutSeconds: Math.max(1, Math.ceil(durationMs(proxyStopGracePeriod(args)) / 1000) - 1),
+        shutdownTimeoutSeconds: proxyShutdownTimeoutSeconds(args),
         statusPort: PROXY_STATUS_PORT,
         statusAllow: args.statusAllow ?? ["127.0.0.1"],
         trustedProxies: args.trustedProxies ?? [],
@@ -202,13 +228,13 @@ export function frontProxyProblems(args: FrontProxyArgs): string[] {
 }
 
 /**
- * How long Swarm lets a stopping task run: long enough for running requests with start-first,
- * where another task already serves; short with stop-first, where the node's port refuses
- * connections until the old task has gone (open WebSockets would otherwise hold it for the
- * whole period: 30 s without a proxy, measured by the drills).
+ * How long a stopping nginx waits for open connections: long enough for running requests with
+ * start-first, where another task already serves; short with stop-first, where the node's port
+ * refuses users until the old task has gone (open WebSockets held it for the whole grace
+ * period before: 30 s without a proxy, measured by the drills).
  */
-export function proxyStopGracePeriod(args: Pick<FrontProxySettings, "updateOrder" | "stopGracePeriod">): string {
-    return args.stopGracePeriod ?? ((args.updateOrder ?? DEFAULT_UPDATE_ORDER) === "stop-first" ? "5s" : "30s");
+export function proxyShutdownTimeoutSeconds(args: Pick<FrontProxySettings, "updateOrder" | "shutdownTimeoutSeconds">): number {
+    return args.shutdownTimeoutSeconds ?? ((args.updateOrder ?? DEFAULT_UPDATE_ORDER) === "stop-first" ? 3 : 20);
 }
 
 /** One task at a time; a new task that does not stay healthy rolls the update back. */
@@ -260,10 +286,10 @@ export class FrontProxy extends pulumi.ComponentResource {
                     env: { NGINX_ENTRYPOINT_QUIET_LOGS: "1" },
                     healthcheck: { tests: frontProxyHealthCheck(), interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
                     // SIGQUIT is nginx's graceful stop: no new connections, running requests
-                    // finish; what is still open a second before the grace period ends (Live
-                    // WebSockets) nginx closes itself (worker_shutdown_timeout).
+                    // finish; what is still open after shutdownTimeoutSeconds (Live WebSockets)
+                    // nginx closes itself (worker_shutdown_timeout), well before the kill.
                     stopSignal: "SIGQUIT",
-                    stopGracePeriod: swarmDuration(proxyStopGracePeriod(args)),
+                    stopGracePeriod: swarmDuration(args.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD),
                 },
                 networkIds: args.networkIds,
                 // Two tasks on one node would both need the node's published port.
