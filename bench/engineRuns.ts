@@ -332,7 +332,7 @@ async function previewScaling(
             users,
             planned: creates(pug.value.steps),
             pug: figuresOf(pug),
-            flat: { seconds: flat.seconds, peakRssMiB: flat.peakRssMiB, planned: creates(flat.value.steps) },
+            flat: { ...figuresOf(flat), planned: creates(flat.value.steps) },
             timeRatio: ratio(pug.seconds, flat.seconds),
             rssRatio: ratio(pug.peakRssMiB, flat.peakRssMiB),
         });

@@ -156,14 +156,14 @@ export const frontProxySettingsSchema = z
         if (v.auth !== "jwt" && v.jwt) ctx.addIssue({ code: "custom", path: ["jwt"], message: 'applies only when auth is "jwt"' });
         // a grace period that is no duration has its own problem already
         if (v.stopGracePeriod !== undefined && !DURATION.test(v.stopGracePeriod)) return;
-        const graceSeconds = durationMs(v.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD) / 1000;
+        const grace = v.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD;
         const shutdown = proxyShutdownTimeoutSeconds(v);
-        if (shutdown + CONTAINER_REMOVAL_SECONDS > graceSeconds) {
+        if (shutdown + CONTAINER_REMOVAL_SECONDS > durationMs(grace) / 1000) {
             const which = v.shutdownTimeoutSeconds === undefined ? `${shutdown}, the default with ${v.updateOrder ?? DEFAULT_UPDATE_ORDER}` : String(shutdown);
             ctx.addIssue({
                 code: "custom",
                 path: ["shutdownTimeoutSeconds"],
-                message: `(${which}) must end at least ${CONTAINER_REMOVAL_SECONDS}s before stopGracePeriod (${v.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD}), for Docker to remove the container before the docker provider stops waiting`,
+                message: `(${which}) must end at least ${CONTAINER_REMOVAL_SECONDS}s before stopGracePeriod (${grace}), for Docker to remove the container before the docker provider stops waiting`,
             });
         }
     });

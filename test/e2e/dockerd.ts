@@ -91,7 +91,8 @@ function freeBridgeSubnet(): string {
     throw new Error("no free /24 in 172.30.0.0/16 for the swarm's gateway bridge");
 }
 
-const alive = (pid: number) => {
+/** Whether a process of this id still exists (signal 0 tests without sending anything). */
+export const alive = (pid: number) => {
     try {
         process.kill(pid, 0);
         return true;

@@ -9,6 +9,7 @@ import type WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frontProxySpec, proxyShutdownTimeoutSeconds, type FrontProxyArgs } from "../../components/frontProxy";
 import { workerSizing } from "../../components/specs/nginxConfig";
+import { alive } from "../e2e/dockerd";
 import { eventually, namespacesForbiddenReason, serviceRecords, startProxyNamespace, type ProxyNamespace } from "../harness/proxyNamespace";
 
 const forbidden = namespacesForbiddenReason();
@@ -93,12 +94,3 @@ describe.skipIf(forbidden)("front proxy in real nginx, stopped as Swarm stops a 
         console.log(`nginx stopped with a WebSocket open: socket closed after ${closedAfterMs} ms, shutdown timeout ${shutdownMs} ms`);
     }, 30_000);
 });
-
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
